@@ -1,0 +1,46 @@
+"""Tidy result tables: one row per cell, pivoted only at the edge."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from reports.stats import wilson_interval
+
+#: the columns of ``results.csv``, in order (DESIGN.md's record; timing lives in run.json)
+RESULT_COLUMNS = [
+    "run_id", "model", "dataset", "kind", "perturbation", "family", "severity", "epsilon", "norm",
+    "n", "correct", "accuracy", "ci_low", "ci_high",
+]  # fmt: skip
+
+KIND_ORDER = {"clean": 0, "corruption": 1, "attack": 2}
+
+
+def tidy(cells: pd.DataFrame) -> pd.DataFrame:
+    """Cells from the store -> the tidy record with accuracy and its 95% Wilson interval.
+
+    Rows are ordered clean, corruptions (by name, severity), attacks (by norm, name, epsilon).
+    """
+    df = cells.copy()
+    df["accuracy"] = df["correct"] / df["n"]
+    df["ci_low"], df["ci_high"] = wilson_interval(df["correct"].to_numpy(), df["n"].to_numpy())
+    df["severity"] = df["severity"].astype("Int64")
+    df["_kind"] = df["kind"].map(KIND_ORDER)
+    df["_worst"] = df["perturbation"].eq("worst_case")
+    df = df.sort_values(["_kind", "norm", "_worst", "perturbation", "severity", "epsilon"], na_position="first")
+    return df.drop(columns=["_kind", "_worst"]).reset_index(drop=True)
+
+
+def results_csv_frame(tidy_df: pd.DataFrame) -> pd.DataFrame:
+    return tidy_df[RESULT_COLUMNS]
+
+
+def clean_accuracy(tidy_df: pd.DataFrame) -> float:
+    clean = tidy_df[tidy_df["kind"] == "clean"]
+    return float(clean["accuracy"].iloc[0]) if len(clean) else float("nan")
+
+
+def with_drop(tidy_df: pd.DataFrame) -> pd.DataFrame:
+    """Add ``drop``: clean accuracy minus the cell's accuracy (positive = worse)."""
+    out = tidy_df.copy()
+    out["drop"] = clean_accuracy(tidy_df) - out["accuracy"]
+    return out

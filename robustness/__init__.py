@@ -1,0 +1,35 @@
+"""robustness-suite: robustness and adversarial evaluation for PyTorch image classifiers.
+
+>>> import robustness
+>>> df = robustness.audit(n=128)  # doctest: +SKIP
+
+The heavy modules (torch, albumentations, foolbox) load on first use, so that
+``robustness.store`` and ``reports`` stay importable without them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from robustness.config import AuditConfig
+    from robustness.engine import audit
+
+__all__ = ["AuditConfig", "__version__", "audit"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "audit":
+        from robustness.engine import audit
+
+        return audit
+    if name == "AuditConfig":
+        from robustness.config import AuditConfig
+
+        return AuditConfig
+    raise AttributeError(f"module 'robustness' has no attribute {name!r}")

@@ -1,0 +1,27 @@
+"""Dataset registry and loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from robustness.data import builtin as _builtin  # noqa: F401  (registers digits, shapes)
+from robustness.data import external as _external  # noqa: F401  (registers torchvision sets)
+from robustness.data.base import DATASETS, ArrayDataset, Batch, DatasetRequest, ImageDataset
+from robustness.data.external import image_folder
+from robustness.errors import UsageError
+
+__all__ = ["DATASETS", "ArrayDataset", "Batch", "DatasetRequest", "ImageDataset", "load_dataset"]
+
+
+def load_dataset(spec: str, request: DatasetRequest | None = None) -> ImageDataset:
+    """Resolve a dataset SPEC: a registered name, ``folder:PATH`` or an existing folder path."""
+    request = request or DatasetRequest()
+    if request.split not in ("train", "test"):
+        raise UsageError(f"split should be 'train' or 'test', but got {request.split!r}.")
+    if spec.startswith("folder:") or (spec not in DATASETS and Path(spec).is_dir()):
+        dataset = image_folder(spec, request)
+    else:
+        dataset = DATASETS.get(spec)(spec, request)
+    if len(dataset) == 0:
+        raise UsageError(f"dataset {spec!r} ({request.split} split) is empty; check the path or the files in it.")
+    return dataset

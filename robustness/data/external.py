@@ -1,0 +1,108 @@
+"""Datasets the user brings: torchvision datasets from a local root, and image folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from robustness.data.base import DATASETS, ArrayDataset, DatasetRequest, ImageDataset
+from robustness.errors import UsageError
+
+DEFAULT_ROOT = "data"
+
+
+def _torchvision_set(name: str, request: DatasetRequest):  # noqa: ANN202 - torchvision dataset types vary
+    import torchvision.datasets as tvd
+
+    root = request.root or DEFAULT_ROOT
+    train = request.split == "train"
+    builders = {
+        "cifar10": lambda: tvd.CIFAR10(root, train=train, download=request.download),
+        "cifar100": lambda: tvd.CIFAR100(root, train=train, download=request.download),
+        "mnist": lambda: tvd.MNIST(root, train=train, download=request.download),
+        "fashionmnist": lambda: tvd.FashionMNIST(root, train=train, download=request.download),
+        "svhn": lambda: tvd.SVHN(root, split="train" if train else "test", download=request.download),
+    }
+    try:
+        return builders[name]()
+    except RuntimeError as err:
+        if "not found" in str(err).lower() or "download" in str(err).lower():
+            raise UsageError(
+                f"dataset {name!r} was not found under root {root!r}; point --data-root at a folder that "
+                f"holds it, or pass --download to fetch it there."
+            ) from None
+        raise
+
+
+def _as_array_dataset(name: str, request: DatasetRequest) -> ImageDataset:
+    ds = _torchvision_set(name, request)
+    data = ds.data.numpy() if isinstance(ds.data, torch.Tensor) else np.asarray(ds.data)
+    if name == "svhn":
+        data = data.transpose(0, 2, 3, 1)  # SVHN is stored N x C x H x W
+        labels = np.asarray(ds.labels)
+    else:
+        labels = np.asarray(ds.targets)
+    classes = getattr(ds, "classes", None) or [str(c) for c in range(int(labels.max()) + 1)]
+    return ArrayDataset(name, data, labels, classes)
+
+
+for _name in ("cifar10", "cifar100", "mnist", "fashionmnist", "svhn"):
+    DATASETS.add(_name, _as_array_dataset)
+
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+class ImageFolderDataset(ImageDataset):
+    """``root/<class>/<image>`` images, loaded lazily, resized and center-cropped to ``input_shape``."""
+
+    def __init__(self, root: Path, input_shape: tuple[int, int, int], resize: int | None = None) -> None:
+        if not root.is_dir():
+            raise UsageError(f"image folder {str(root)!r} does not exist; pass a folder laid out as root/<class>/<image>.")
+        classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+        files: list[tuple[Path, int]] = []
+        for label, cls in enumerate(classes):
+            for path in sorted((root / cls).rglob("*")):
+                if path.suffix.lower() in IMAGE_EXTENSIONS:
+                    files.append((path, label))
+        self.name = f"folder:{root}"
+        self.class_names = tuple(classes)
+        self.channels = int(input_shape[0])
+        self.image_size = (int(input_shape[1]), int(input_shape[2]))
+        self._resize = resize or min(self.image_size)
+        self._files = files
+        self._indices = np.arange(len(files), dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    @property
+    def indices(self) -> np.ndarray:
+        return self._indices
+
+    def _read(self, path: Path) -> np.ndarray:
+        with Image.open(path) as img:
+            img = img.convert("L" if self.channels == 1 else "RGB")
+            w, h = img.size
+            scale = self._resize / min(w, h)
+            img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
+            w, h = img.size
+            th, tw = self.image_size
+            left, top = (w - tw) // 2, (h - th) // 2
+            img = img.crop((left, top, left + tw, top + th))
+            array = np.asarray(img, dtype=np.uint8)
+        return array[..., None] if array.ndim == 2 else array
+
+    def load(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        arrays = np.stack([self._read(self._files[p][0]) for p in positions])
+        labels = torch.tensor([self._files[p][1] for p in positions], dtype=torch.int64)
+        return torch.from_numpy(arrays).permute(0, 3, 1, 2).float().div(255.0), labels
+
+
+def image_folder(spec: str, request: DatasetRequest) -> ImageDataset:
+    root = Path(spec.split(":", 1)[1] if spec.startswith("folder:") else spec)
+    shape = request.input_shape or (3, 224, 224)
+    return ImageFolderDataset(root, shape)

@@ -1,0 +1,108 @@
+"""Plan an audit grid: the clean cell, corruption cells and attack cells."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from robustness import corruptions
+from robustness.config import AuditConfig
+from robustness.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One evaluation cell; ``key`` identifies it in the store."""
+
+    key: str
+    kind: str
+    perturbation: str
+    family: str
+    severity: int | None = None
+    epsilon: float | None = None
+    norm: str | None = None
+
+
+@dataclass(frozen=True)
+class AttackTask:
+    """One attack swept over all budgets of its norm; yields one cell per epsilon."""
+
+    name: str
+    norm: str
+    epsilons: tuple[float, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cells(self) -> list[Cell]:
+        return [attack_cell(self.name, self.norm, e) for e in self.epsilons]
+
+
+@dataclass(frozen=True)
+class Plan:
+    corruption_cells: list[Cell]
+    attack_tasks: list[AttackTask]
+
+    @property
+    def norms(self) -> dict[str, tuple[float, ...]]:
+        out: dict[str, tuple[float, ...]] = {}
+        for task in self.attack_tasks:
+            out[task.norm] = tuple(sorted(set(out.get(task.norm, ())) | set(task.epsilons)))
+        return out
+
+    def worst_case_cells(self) -> list[Cell]:
+        return [attack_cell("worst_case", norm, e) for norm, eps in self.norms.items() for e in eps]
+
+    def all_cells(self) -> list[Cell]:
+        attack = [c for t in self.attack_tasks for c in t.cells]
+        return [CLEAN, *self.corruption_cells, *attack, *self.worst_case_cells()]
+
+
+CLEAN = Cell("clean", "clean", "clean", "clean")
+
+
+def corruption_cell(name: str, severity: int) -> Cell:
+    family = corruptions.get(name).family
+    return Cell(f"corruption/{name}/{severity}", "corruption", name, family, severity=severity)
+
+
+def attack_cell(name: str, norm: str, epsilon: float) -> Cell:
+    return Cell(f"attack/{name}/{norm}/{epsilon:.6g}", "attack", name, "attack", epsilon=float(epsilon), norm=norm)
+
+
+def resolve_attacks(names: tuple[str, ...]) -> list[str]:
+    """Expand ``default``/``none``/``all`` and check names against the attack registry."""
+    import attacks
+
+    out: list[str] = []
+    for name in names:
+        if name == "none":
+            continue
+        if name == "default":
+            expanded = list(attacks.DEFAULT_SUITE)
+        elif name == "all":
+            expanded = list(attacks.ATTACKS)
+        else:
+            attacks.ATTACKS.get(name)  # raises with the list of what exists
+            expanded = [name]
+        out.extend(n for n in expanded if n not in out)
+    return out
+
+
+def make_plan(config: AuditConfig) -> Plan:
+    import attacks
+
+    names = corruptions.select(list(config.corruptions))
+    cells = [corruption_cell(n, s) for n in names for s in sorted(set(config.severities))]
+    tasks = []
+    budgets = {"linf": tuple(sorted(set(config.eps))), "l2": tuple(sorted(set(config.eps_l2)))}
+    for name in resolve_attacks(config.attacks):
+        cls = attacks.ATTACKS.get(name)
+        norm = cls.norm.value
+        params = dict(config.attack_params.get(name, {}))
+        try:
+            cls(**params)
+        except TypeError as err:
+            raise UsageError(f"attack_params for {name!r} are not accepted: {err}.") from None
+        if budgets[norm]:
+            tasks.append(AttackTask(name, norm, budgets[norm], params))
+    return Plan(cells, tasks)
