@@ -23,4 +23,6 @@ def wilson_interval(correct: np.ndarray | int, n: np.ndarray | int, confidence: 
         denom = 1 + z**2 / m
         centre = (p + z**2 / (2 * m)) / denom
         half = z * np.sqrt(p * (1 - p) / m + z**2 / (4 * m**2)) / denom
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    lo = np.where(k <= 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    hi = np.where(k >= m, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return lo, hi

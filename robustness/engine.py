@@ -84,7 +84,7 @@ def prepare(config: AuditConfig) -> Prepared:
     request = with_trained_weights(request, config.dataset, seed=config.seed, data_root=config.data_root, device=config.device)
     classifier, info = load_classifier(request, num_classes=dataset_probe.num_classes, input_shape=dataset_probe.input_shape)
     dataset = dataset_probe
-    if classifier.input_shape != dataset.input_shape and config.dataset not in ("digits", "shapes"):
+    if classifier.input_shape != dataset.input_shape and dataset.resizable:
         dataset = load_dataset(
             config.dataset,
             DatasetRequest(split="test", root=config.data_root, seed=config.seed, input_shape=classifier.input_shape),

@@ -31,6 +31,8 @@ class ImageDataset(ABC):
     class_names: tuple[str, ...]
     channels: int
     image_size: tuple[int, int]
+    #: whether the dataset can be reloaded at the model's input shape (image folders can)
+    resizable: bool = False
 
     @property
     def num_classes(self) -> int:

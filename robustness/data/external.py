@@ -59,9 +59,9 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 class ImageFolderDataset(ImageDataset):
     """``root/<class>/<image>`` images, loaded lazily, resized and center-cropped to ``input_shape``."""
 
+    resizable = True
+
     def __init__(self, root: Path, input_shape: tuple[int, int, int], resize: int | None = None) -> None:
-        if not root.is_dir():
-            raise UsageError(f"image folder {str(root)!r} does not exist; pass a folder laid out as root/<class>/<image>.")
         classes = sorted(p.name for p in root.iterdir() if p.is_dir())
         files: list[tuple[Path, int]] = []
         for label, cls in enumerate(classes):
@@ -102,7 +102,18 @@ class ImageFolderDataset(ImageDataset):
         return torch.from_numpy(arrays).permute(0, 3, 1, 2).float().div(255.0), labels
 
 
+def natural_shape(root: Path) -> tuple[int, int, int]:
+    """(C, H, W) of the folder's first image: 1 channel for grayscale files, else 3."""
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() in IMAGE_EXTENSIONS:
+            with Image.open(path) as img:
+                return (1 if img.mode in ("L", "I", "I;16", "1") else 3, img.height, img.width)
+    return (3, 224, 224)
+
+
 def image_folder(spec: str, request: DatasetRequest) -> ImageDataset:
+    """An image folder, resized to ``request.input_shape`` or, without one, to its first image's shape."""
     root = Path(spec.split(":", 1)[1] if spec.startswith("folder:") else spec)
-    shape = request.input_shape or (3, 224, 224)
-    return ImageFolderDataset(root, shape)
+    if not root.is_dir():
+        raise UsageError(f"image folder {str(root)!r} does not exist; pass a folder laid out as root/<class>/<image>.")
+    return ImageFolderDataset(root, request.input_shape or natural_shape(root))

@@ -71,6 +71,9 @@ def load_classifier(
     """
     model, meta = build_model(request, input_shape[0], request.num_classes or num_classes)
     shape = tuple(meta.get("input_shape", request.input_shape or input_shape))  # type: ignore[arg-type]
+    channels = first_conv_channels(model)
+    if channels is not None:
+        shape = (channels, *shape[1:])
     mean = request.mean or meta.get("mean")  # type: ignore[assignment]
     std = request.std or meta.get("std")  # type: ignore[assignment]
     n_classes = int(meta.get("num_classes", request.num_classes or num_classes))  # type: ignore[arg-type]
@@ -85,6 +88,14 @@ def load_classifier(
         "input_shape": list(shape),
     }
     return clf, info
+
+
+def first_conv_channels(model: torch.nn.Module) -> int | None:
+    """The input channels of the model's first convolution, if it has one."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            return int(module.in_channels)
+    return None
 
 
 def with_trained_weights(request: ModelRequest, dataset: str, *, seed: int, data_root: str | None, device: str) -> ModelRequest:

@@ -1,0 +1,36 @@
+# Fresh machine: `make audit` (set up + run the default audit), `make test` (set up + run the tests).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch is installed first and pinned here so pip takes the build this machine has on disk;
+# elsewhere override it, e.g. `make test TORCH_SPEC="torch torchvision"`.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+STAMP := $(VENV)/.installed
+export NO_ALBUMENTATIONS_UPDATE := 1
+
+.PHONY: setup audit test bench gpu-check clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q $(TORCH_SPEC)
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+audit: $(STAMP)
+	$(VENV)/bin/robustness audit
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m pip install -q -e ".[bench]"
+	$(PY) benchmarks/bench_corruptions.py
+	$(PY) benchmarks/bench_attacks.py
+
+gpu-check: $(STAMP)
+	$(PY) benchmarks/gpu_check.py
+
+clean:
+	rm -rf robustness-runs .pytest_cache
