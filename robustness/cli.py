@@ -106,6 +106,7 @@ def build_parser() -> Parser:
     g.add_argument("--store", help="SQLite results store (default OUT/store.sqlite)")
     g.add_argument("--backend", choices=("local", "ray"))
     g.add_argument("--address", help="Ray cluster address (with --backend ray)")
+    g.add_argument("--workers", type=positive_int, help="CPUs for a local Ray (with --backend ray)")
 
     p = sub.add_parser("list", help="list datasets, models, corruptions, attacks or stored runs")
     p.add_argument("what", nargs="?", default="all", choices=("all", "datasets", "models", "corruptions", "attacks", "runs"))
@@ -133,7 +134,7 @@ def audit_config(args: argparse.Namespace) -> AuditConfig:
     keys = [
         "model", "weights", "num_classes", "mean", "std", "pretrained", "download", "unsafe_load", "dataset",
         "data_root", "n", "corruptions", "severities", "attacks", "eps", "eps_l2", "sanity", "seed", "batch_size",
-        "device", "out", "store", "backend", "address",
+        "device", "out", "store", "backend", "address", "workers",
     ]  # fmt: skip
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     merged = {**base.to_dict(), **overrides, "command": " ".join(["robustness", *map(shlex.quote, sys.argv[1:])])}

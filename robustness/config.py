@@ -17,7 +17,7 @@ DEFAULT_EPS_L2 = (0.25, 0.5, 1.0, 2.0)
 DEFAULT_OUT = "robustness-runs"
 
 #: fields that say where or how fast to compute, not what: they do not change the run id
-NON_IDENTITY = ("out", "store", "device", "batch_size", "backend", "address", "command")
+NON_IDENTITY = ("out", "store", "device", "batch_size", "backend", "address", "workers", "command")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class AuditConfig:
     store: str | None = None
     backend: str = "local"
     address: str | None = None
+    workers: int | None = None
     command: str = ""
 
     def __post_init__(self) -> None:
@@ -67,6 +68,8 @@ class AuditConfig:
             raise UsageError(f"--backend should be 'local' or 'ray', but got {self.backend!r}.")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise UsageError(f"--device should be 'cpu' or 'cuda[:N]', but got {self.device!r}.")
+        if self.workers is not None and self.workers < 1:
+            raise UsageError(f"--workers should be a positive number of Ray CPUs, but got {self.workers}.")
         if self.num_classes is not None and self.num_classes < 2:
             raise UsageError(f"--num-classes should be at least 2, but got {self.num_classes}.")
 

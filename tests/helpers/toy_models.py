@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import nn
 
@@ -24,3 +26,22 @@ class WrongOutput(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.lin(x.flatten(1))[:, 0]
+
+
+class CrashOnceNet(TinyNet):
+    """Kills the worker process the first time it runs outside the driver (a Ray retry test).
+
+    The marker file named by ``CRASH_ONCE_MARKER`` records that the crash happened.
+    """
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__(num_classes)
+        self.driver_pid = os.getpid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        marker = os.environ.get("CRASH_ONCE_MARKER")
+        if marker and os.getpid() != self.driver_pid and not os.path.exists(marker):
+            with open(marker, "w") as f:
+                f.write(str(os.getpid()))
+            os._exit(1)
+        return super().forward(x)

@@ -1,0 +1,130 @@
+"""The Ray backend: grid cells (in shards of samples) become Ray tasks; the driver alone writes.
+
+Each pending corruption cell and each attack task is split into shards of at most
+``shard_size`` samples (a multiple of the batch size, so batches, and therefore attack seeds,
+line up with the local backend). Workers compute per-sample bits; the driver collects a
+cell's shards as they finish and commits the cell to the store, so the store sees exactly
+what the local backend would write. Tasks whose worker dies are retried by Ray
+(``max_retries``). Ray is an optional extra: ``pip install robustness-suite[ray]``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from robustness.errors import UsageError
+from robustness.plan import CLEAN, AttackTask, Cell
+from robustness.progress import progress_bar
+
+if TYPE_CHECKING:
+    from robustness.engine import Prepared
+    from robustness.store import Store
+
+MAX_RETRIES = 3
+SHARD_BATCHES = 8
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--backend ray needs Ray: pip install 'robustness-suite[ray]'.") from None
+    return ray
+
+
+def _shard(prep: Prepared, start: int, stop: int) -> Prepared:
+    return replace(prep, positions=prep.positions[start:stop], labels=prep.labels[start:stop])
+
+
+def _work(prep: Prepared, unit: Cell | AttackTask | str, start: int, stop: int) -> tuple[np.ndarray, Any, float]:
+    """Evaluate samples ``start:stop`` of one unit on a worker: (bits, extra, seconds)."""
+    import torch
+
+    from robustness import engine
+
+    torch.set_num_threads(1)
+    began = time.perf_counter()
+    shard = _shard(prep, start, stop)
+    if unit == CLEAN.key:
+        correct, predictions = engine.evaluate_clean(shard)
+        return correct, predictions, time.perf_counter() - began
+    if isinstance(unit, AttackTask):
+        robust, distances = engine.evaluate_attack(shard, unit)
+        return robust, distances, time.perf_counter() - began
+    assert isinstance(unit, Cell)
+    return engine.evaluate_corruption(shard, unit), None, time.perf_counter() - began
+
+
+def run_cells_ray(prep: Prepared, store: Store) -> tuple[int, int]:
+    """Ray counterpart of :func:`robustness.engine.run_cells`; returns (skipped, computed)."""
+    from robustness.engine import cell_result, commit_worst_case
+
+    ray = _import_ray()
+    config = prep.config
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        if config.address:
+            kwargs["address"] = config.address
+        else:
+            kwargs["num_cpus"] = config.workers or os.cpu_count() or 1
+        ray.init(**kwargs)
+    remote = ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(_work)
+
+    done = store.finished_cells(prep.run_id)
+    units: list[Cell | AttackTask | str] = []
+    if CLEAN.key not in done:
+        units.append(CLEAN.key)
+    units += [c for c in prep.plan.corruption_cells if c.key not in done]
+    units += [t for t in prep.plan.attack_tasks if any(c.key not in done for c in t.cells)]
+
+    n = len(prep.positions)
+    shard_size = config.batch_size * SHARD_BATCHES
+    bounds = [(s, min(s + shard_size, n)) for s in range(0, n, shard_size)] or [(0, 0)]
+    prep_ref = ray.put(prep)
+    pending: dict[Any, tuple[int, int]] = {}
+    parts: dict[int, dict[int, tuple[np.ndarray, Any, float]]] = {}
+    for u, unit in enumerate(units):
+        parts[u] = {}
+        for s, (start, stop) in enumerate(bounds):
+            pending[remote.remote(prep_ref, unit, start, stop)] = (u, s)
+
+    computed = 0
+    with progress_bar(total=len(units), desc="audit (ray)", unit="cell") as bar:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            ref = ready[0]
+            u, s = pending.pop(ref)
+            parts[u][s] = ray.get(ref)
+            if len(parts[u]) < len(bounds):
+                continue
+            shards = [parts[u][i] for i in range(len(bounds))]
+            computed += _commit_unit(prep, store, units[u], shards, cell_result)
+            del parts[u]
+            bar.update(1)
+    computed += commit_worst_case(prep, store)
+    return len(done), computed
+
+
+def _commit_unit(prep: Prepared, store: Store, unit: Cell | AttackTask | str, shards: list, cell_result: Any) -> int:
+    seconds = sum(s[2] for s in shards)
+    if unit == CLEAN.key:
+        correct = np.concatenate([s[0] for s in shards])
+        store.put_artifact(prep.run_id, "predictions/clean", np.concatenate([s[1] for s in shards]).astype(np.int64))
+        store.commit_cells(prep.run_id, [cell_result(CLEAN, correct, seconds)])
+        return 1
+    if isinstance(unit, AttackTask):
+        robust = np.concatenate([s[0] for s in shards], axis=1)
+        if shards[0][1] is not None:
+            store.put_artifact(prep.run_id, f"distances/{unit.name}", np.concatenate([s[1] for s in shards]))
+        per_eps = seconds / len(unit.epsilons)
+        store.commit_cells(
+            prep.run_id, [cell_result(c, robust[k], per_eps, extra=unit.params) for k, c in enumerate(unit.cells)]
+        )
+        return len(unit.cells)
+    store.commit_cells(prep.run_id, [cell_result(unit, np.concatenate([s[0] for s in shards]), seconds)])
+    return 1
