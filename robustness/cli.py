@@ -22,7 +22,12 @@ class Parser(argparse.ArgumentParser):
     """argparse, but bad input is one line on stderr and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise UsageError(one_line(f"{self.prog}: {message} (see {self.prog} --help)"))
+
+
+def one_line(text: str) -> str:
+    """Collapse any whitespace (newlines in user input included) so an error stays on one line."""
+    return " ".join(text.split())
 
 
 def parse_floats(text: str) -> tuple[float, ...]:
@@ -235,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
         return COMMANDS[args.command](args)
     except UsageError as err:
-        print(f"robustness: error: {err}", file=sys.stderr)
+        print(f"robustness: error: {one_line(str(err))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("robustness: interrupted; finished cells are saved in the store, re-run the same command to resume.", file=sys.stderr)

@@ -116,3 +116,20 @@ def test_killed_audit_resumes_to_the_uninterrupted_result(tmp_path: Path, digits
     with sqlite3.connect(killed_out / "store.sqlite") as conn:
         dupes = conn.execute("SELECT COUNT(*) - COUNT(DISTINCT run_id || cell) FROM cells").fetchone()[0]
     assert dupes == 0
+
+
+@pytest.mark.slow
+def test_two_audits_writing_one_store_at_once_lose_nothing(tmp_path: Path, digits_weights: str) -> None:
+    store = tmp_path / "shared.sqlite"
+    base = [sys.executable, "-m", "robustness", "audit", "--n", "80", "--severities", "1-5", "--attacks", "none",
+            "--store", str(store), "--out", str(tmp_path / "out")]  # fmt: skip
+    procs = [
+        subprocess.Popen([*base, "--corruptions", names], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+        for names in ("rotation,brighten", "darken,occlusion_patch")
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()
+    with sqlite3.connect(store) as conn:
+        per_run = conn.execute("SELECT run_id, COUNT(*) FROM cells GROUP BY run_id").fetchall()
+    assert sorted(count for _, count in per_run) == [11, 11]  # clean + 2 corruptions x 5 severities

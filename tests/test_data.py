@@ -35,6 +35,10 @@ def test_shapes_are_deterministic_by_seed_and_balanced() -> None:
     assert bool((xa == xb).all()) and bool((ya == yb).all())
     assert not bool((xa == xc).all())
     assert np.bincount(a.labels).tolist() == [125] * 8
+    big = load_dataset("shapes:20000", DatasetRequest(seed=1))
+    assert len(big) == 20000
+    xbig, _ = big.load(np.arange(16))
+    assert bool((xbig == xa).all()), "image i depends only on (seed, split, i)"
 
 
 def test_batches_carry_stable_indices() -> None:

@@ -21,7 +21,7 @@ def load_dataset(spec: str, request: DatasetRequest | None = None) -> ImageDatas
     if spec.startswith("folder:") or (spec not in DATASETS and Path(spec).is_dir()):
         dataset = image_folder(spec, request)
     else:
-        dataset = DATASETS.get(spec)(spec, request)
+        dataset = DATASETS.get(spec.split(":", 1)[0])(spec, request)
     if len(dataset) == 0:
         raise UsageError(f"dataset {spec!r} ({request.split} split) is empty; check the path or the files in it.")
     return dataset

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw
 
 from robustness.data.base import DATASETS, ArrayDataset, DatasetRequest, ImageDataset
+from robustness.errors import UsageError
 
 DIGITS_SIZE = 32
 DIGITS_TEST_FRACTION = 0.3
@@ -90,13 +92,48 @@ def render_shape(kind: str, rng: np.random.Generator, size: int = SHAPES_SIZE) -
     return np.asarray(image.resize((size, size), Image.LANCZOS))
 
 
+class ShapesDataset(ImageDataset):
+    """Procedural 32x32 RGB shapes (eight classes), rendered lazily: memory does not grow with size.
+
+    Image ``i`` depends only on ``(seed, split, i)``; labels cycle through the classes, so every
+    prefix of the set is balanced.
+    """
+
+    def __init__(self, n: int, *, seed: int, split: str) -> None:
+        self.name = "shapes"
+        self.class_names = SHAPES
+        self.channels = 3
+        self.image_size = (SHAPES_SIZE, SHAPES_SIZE)
+        self._n = n
+        self._seed = seed
+        self._split_key = 0 if split == "train" else 1
+        self._indices = np.arange(n, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def indices(self) -> np.ndarray:
+        return self._indices
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self._indices % len(SHAPES)
+
+    def load(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        positions = np.asarray(positions, dtype=np.int64)
+        images = np.stack(
+            [render_shape(SHAPES[p % len(SHAPES)], np.random.default_rng([self._seed, self._split_key, int(p)])) for p in positions]
+        ) if len(positions) else np.empty((0, SHAPES_SIZE, SHAPES_SIZE, 3), np.uint8)
+        tensor = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255.0)
+        return tensor.contiguous(), torch.from_numpy(positions % len(SHAPES))
+
+
 @DATASETS.register("shapes")
 def shapes(spec: str, request: DatasetRequest) -> ImageDataset:
-    """Procedural 32x32 RGB shapes (eight classes), deterministic by seed and split."""
-    n = SHAPES_COUNTS[request.split]
-    split_key = 0 if request.split == "train" else 1
-    rng = np.random.default_rng([request.seed, split_key, 0x5A4E])
-    labels = np.arange(n) % len(SHAPES)
-    rng.shuffle(labels)
-    images = np.stack([render_shape(SHAPES[label], rng) for label in labels])
-    return ArrayDataset("shapes", images, labels, SHAPES)
+    """``shapes`` (6,000 train / 1,000 test) or ``shapes:N`` (N images in the requested split)."""
+    _, _, size = spec.partition(":")
+    if size and not size.isdigit():
+        raise UsageError(f"dataset spec {spec!r} should be 'shapes' or 'shapes:N' with N a number of images.")
+    n = int(size) if size else SHAPES_COUNTS[request.split]
+    return ShapesDataset(n, seed=request.seed, split=request.split)
