@@ -77,8 +77,8 @@ class Classifier(nn.Module):
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-        """Predicted labels for ``x`` (any length), computed in chunks of ``batch_size``."""
-        out = [self(x[i : i + batch_size].to(self.device)).argmax(1).cpu() for i in range(0, len(x), batch_size)]
+        """Predicted labels for ``x`` (any length), computed in chunks of ``batch_size``, returned on the CPU."""
+        out = [self(to_device(x[i : i + batch_size], self.device)).argmax(1).cpu() for i in range(0, len(x), batch_size)]
         return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
 
     def extra_repr(self) -> str:
@@ -94,3 +94,12 @@ def _per_channel(arg: str, values: Sequence[float] | None, channels: int, defaul
     if len(values) != channels:
         raise UsageError(f"{arg} should have 1 or {channels} values (one per channel), but got {len(values)}: {values}.")
     return torch.tensor(values, dtype=torch.float32).view(1, channels, 1, 1)
+
+
+def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Move ``x`` to ``device``; CPU tensors headed for CUDA go through pinned memory, non-blocking."""
+    if x.device == device:
+        return x
+    if device.type == "cuda" and x.device.type == "cpu":
+        return x.pin_memory().to(device, non_blocking=True)
+    return x.to(device)
