@@ -98,6 +98,7 @@ def build_parser() -> Parser:
     g = p.add_argument_group("grid")
     g.add_argument("--corruptions", type=parse_names, help="all, benchmark, heldout, none, a family, or names (comma)")
     g.add_argument("--severities", type=parse_severities, help="e.g. 1-5 or 1,3,5")
+    g.add_argument("--precomputed", help="read corruption cells from a CIFAR-10-C folder or an ImageNet-C tree")
     g.add_argument("--attacks", type=parse_names, help="default, all, none, or attack names (comma)")
     g.add_argument("--eps", type=parse_floats, help="Linf budgets, e.g. 0.02,0.05,8/255")
     g.add_argument("--eps-l2", type=parse_floats, help="L2 budgets, e.g. 0.5,1.0")
@@ -123,6 +124,17 @@ def build_parser() -> Parser:
     p.add_argument("--out", default=DEFAULT_OUT)
     p.add_argument("--format", type=parse_names, default=("md", "csv", "json"), help="md,csv,json")
 
+    p = sub.add_parser("export-c", help="write a dataset's corruption grid as CIFAR-10-C files or an ImageNet-C tree")
+    p.add_argument("--dataset", default="digits")
+    p.add_argument("--data-root")
+    p.add_argument("--download", action="store_true")
+    p.add_argument("--n", type=positive_int, help="export the first N test samples")
+    p.add_argument("--corruptions", type=parse_names, default=("benchmark",))
+    p.add_argument("--severities", type=parse_severities, default=(1, 2, 3, 4, 5))
+    p.add_argument("--layout", choices=("cifar", "imagenet"), default="cifar")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="folder to create (must not exist)")
+
     p = sub.add_parser("train", help="train a built-in model on a dataset and cache it")
     p.add_argument("--model", default="small-cnn")
     p.add_argument("--dataset", default="digits")
@@ -138,7 +150,7 @@ def audit_config(args: argparse.Namespace) -> AuditConfig:
     base = AuditConfig.from_yaml(args.config) if args.config else AuditConfig()
     keys = [
         "model", "weights", "num_classes", "mean", "std", "pretrained", "download", "unsafe_load", "dataset",
-        "data_root", "n", "corruptions", "severities", "attacks", "eps", "eps_l2", "sanity", "seed", "batch_size",
+        "data_root", "n", "corruptions", "precomputed", "severities", "attacks", "eps", "eps_l2", "sanity", "seed", "batch_size",
         "device", "out", "store", "backend", "address", "workers",
     ]  # fmt: skip
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
@@ -231,7 +243,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"audit": cmd_audit, "list": cmd_list, "report": cmd_report, "train": cmd_train}
+def cmd_export_c(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from robustness.data import DatasetRequest, load_dataset
+    from robustness.data.cfiles import export_c
+    from robustness.outputs import console_path
+
+    dataset = load_dataset(
+        args.dataset, DatasetRequest(split="test", root=args.data_root, download=args.download, seed=args.seed)
+    )
+    positions = np.arange(len(dataset) if args.n is None else min(args.n, len(dataset)))
+    labels = np.concatenate([b.labels.numpy() for b in dataset.batches(1024, positions)])
+    batches = (
+        (b.images.permute(0, 2, 3, 1).numpy() * 255.0).round().astype(np.uint8)
+        for b in dataset.batches(256, positions)
+    )
+    out = export_c(
+        batches, labels, dataset.indices[positions], list(args.corruptions), list(args.severities), args.out,
+        layout=args.layout, seed=args.seed, class_names=list(dataset.class_names),
+    )  # fmt: skip
+    print(f"wrote {len(positions)} images x {len(args.severities)} severities in the {args.layout} layout: {console_path(Path(out))}/")
+    return 0
+
+
+COMMANDS = {"export-c": cmd_export_c, "audit": cmd_audit, "list": cmd_list, "report": cmd_report, "train": cmd_train}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,6 +36,7 @@ class AuditConfig:
     data_root: str | None = None
     n: int | None = None
     corruptions: tuple[str, ...] = ("all",)
+    precomputed: str | None = None
     severities: tuple[int, ...] = (1, 2, 3, 4, 5)
     attacks: tuple[str, ...] = ("default",)
     eps: tuple[float, ...] = DEFAULT_EPS_LINF

@@ -24,6 +24,7 @@ from robustness.models import Classifier, ModelRequest, load_classifier
 from robustness.models import with_trained_weights
 from robustness.outputs import check_writable, write_outputs
 from robustness.plan import CLEAN, AttackTask, Cell, Plan, make_plan
+from robustness.precomputed import PrecomputedCorruptions
 from robustness.progress import progress_bar
 from robustness.store import CellResult, Store
 
@@ -42,6 +43,7 @@ class Prepared:
     plan: Plan
     run_id: str
     model_info: dict[str, Any]
+    precomputed: PrecomputedCorruptions | None = None
 
 
 @dataclass
@@ -100,9 +102,13 @@ def prepare(config: AuditConfig) -> Prepared:
             f"{int(labels.min())}..{int(labels.max())}; pass --num-classes or check the dataset."
         )
     check_output_shape(classifier, dataset)
+    precomputed = None
+    if config.precomputed:
+        precomputed = PrecomputedCorruptions(config.precomputed, classifier.input_shape)
+        precomputed.check_labels(labels, positions, dataset.indices[positions], config.batch_size)
     run_id = run_id_for(config, model_info=info, corruption_cells=[c.key for c in plan.corruption_cells],
                         attack_tasks=[(t.name, t.norm, t.epsilons, t.params) for t in plan.attack_tasks])  # fmt: skip
-    return Prepared(config, classifier, dataset, positions, labels, plan, run_id, info)
+    return Prepared(config, classifier, dataset, positions, labels, plan, run_id, info, precomputed)
 
 
 def check_compatible(classifier: Classifier, dataset: ImageDataset) -> None:
@@ -144,10 +150,18 @@ def evaluate_clean(prep: Prepared) -> tuple[np.ndarray, np.ndarray]:
 
 
 def evaluate_corruption(prep: Prepared, cell: Cell) -> np.ndarray:
+    assert cell.severity is not None
     out = []
+    if prep.precomputed is not None:
+        sample_ids = prep.dataset.indices[prep.positions]
+        batches = prep.precomputed.batches(
+            cell.perturbation, cell.severity, prep.positions, sample_ids, prep.config.batch_size
+        )
+        for images, labels in batches:
+            out.append((prep.classifier.predict(images) == labels).numpy())
+        return np.concatenate(out) if out else np.empty(0, dtype=bool)
     corruption = corruptions.get(cell.perturbation)
     for batch in prep.dataset.batches(prep.config.batch_size, prep.positions):
-        assert cell.severity is not None
         images = corruptions.corrupt_batch(corruption, batch.images, cell.severity, batch.indices, seed=prep.config.seed)
         out.append((prep.classifier.predict(images) == batch.labels).numpy())
     return np.concatenate(out)

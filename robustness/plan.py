@@ -61,7 +61,7 @@ CLEAN = Cell("clean", "clean", "clean", "clean")
 
 
 def corruption_cell(name: str, severity: int) -> Cell:
-    family = corruptions.get(name).family
+    family = corruptions.get(name).family if name in corruptions.CORRUPTIONS else "precomputed"
     return Cell(f"corruption/{name}/{severity}", "corruption", name, family, severity=severity)
 
 
@@ -91,8 +91,26 @@ def resolve_attacks(names: tuple[str, ...]) -> list[str]:
 def make_plan(config: AuditConfig) -> Plan:
     import attacks
 
-    names = corruptions.select(list(config.corruptions))
-    cells = [corruption_cell(n, s) for n in names for s in sorted(set(config.severities))]
+    if config.precomputed:
+        from robustness.precomputed import PrecomputedCorruptions
+
+        source = PrecomputedCorruptions(config.precomputed, (3, 1, 1))
+        names = source.corruptions()
+        wanted = [t for t in config.corruptions if t != "all"]
+        if wanted:
+            missing = [t for t in wanted if t not in names]
+            if missing:
+                raise UsageError(
+                    f"--corruptions {', '.join(missing)} not in --precomputed {config.precomputed!r}; "
+                    f"it holds: {', '.join(names)}."
+                )
+            names = wanted
+        cells = [
+            corruption_cell(n, s) for n in names for s in sorted(set(config.severities)) if s in source.severities(n)
+        ]
+    else:
+        names = corruptions.select(list(config.corruptions))
+        cells = [corruption_cell(n, s) for n in names for s in sorted(set(config.severities))]
     tasks = []
     budgets = {"linf": tuple(sorted(set(config.eps))), "l2": tuple(sorted(set(config.eps_l2)))}
     for name in resolve_attacks(config.attacks):

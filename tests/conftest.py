@@ -15,8 +15,8 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 @pytest.fixture(scope="session", autouse=True)
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Trained weights go to a per-session cache, never to the user's home."""
-    path = str(tmp_path_factory.mktemp("model-cache"))
+    """Trained weights go to a per-session cache (or ``ROBUSTNESS_TEST_CACHE``), never to the user's home."""
+    path = os.environ.get("ROBUSTNESS_TEST_CACHE") or str(tmp_path_factory.mktemp("model-cache"))
     os.environ["ROBUSTNESS_CACHE"] = path
     return path
 

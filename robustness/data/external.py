@@ -80,6 +80,10 @@ class ImageFolderDataset(ImageDataset):
         return len(self._files)
 
     @property
+    def files(self) -> list[Path]:
+        return [path for path, _ in self._files]
+
+    @property
     def indices(self) -> np.ndarray:
         return self._indices
 
