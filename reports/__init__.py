@@ -1,4 +1,11 @@
-"""Reports: tables, statistics and rendering from stored records. Never imports torch."""
+"""Reports: tables, statistics, plots and rendering from stored records. Never imports torch.
+
+Markdown (:func:`render_markdown`), self-contained HTML (:mod:`reports.html`), plots
+(:mod:`reports.plots`), pictures (:mod:`reports.images`), comparisons across runs
+(:mod:`reports.compare`, :mod:`reports.html_compare`) and exports (:mod:`reports.export`:
+Parquet, JSON, LaTeX). The records come from the store through ``robustness.outputs``; see
+:mod:`reports.model`.
+"""
 
 from reports.markdown import make_table, render_markdown
 from reports.stats import wilson_interval

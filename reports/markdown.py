@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
-from reports.tables import clean_accuracy, with_drop
+from reports.tables import clean_accuracy, most_damaging, with_drop
+
+if TYPE_CHECKING:
+    from reports.model import RunReport
+
+FIGURE_TITLES = {
+    "severity_curves": "Accuracy vs severity per corruption",
+    "severity_heatmap": "Corruption x severity heatmap",
+    "attack_curves": "Robust accuracy vs epsilon",
+    "distances": "Minimal perturbation distribution",
+    "comparison": "Comparison with 95% intervals",
+    "effective_robustness": "Effective robustness",
+}
 
 
 def make_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:
@@ -55,12 +68,14 @@ def summary_section(df: pd.DataFrame, top: int = 5) -> list[str]:
     ]
     corr = df[df["kind"] == "corruption"]
     if len(corr):
-        lines.append(f"- Mean accuracy over {corr['perturbation'].nunique()} corruptions x severities: **{pct(corr['accuracy'].mean())}**")
+        lines.append(
+            f"- Mean accuracy over {corr['perturbation'].nunique()} corruptions x severities: **{pct(corr['accuracy'].mean())}**"
+        )
     worst = df[(df["kind"] == "attack") & (df["perturbation"] == "worst_case")]
     for norm, group in worst.groupby("norm"):
         cells = ", ".join(f"{pct(a)} at {fmt_eps(e)}" for e, a in zip(group["epsilon"], group["accuracy"]))
         lines.append(f"- Robust accuracy ({norm}, worst case over the attack suite): {cells}")
-    damaging = df[(df["kind"] != "clean") & (df["perturbation"] != "worst_case")].nlargest(top, "drop")
+    damaging = most_damaging(df, top)
     if len(damaging):
         lines += ["", f"The {len(damaging)} most damaging perturbations:", ""]
         rows = [[describe(r), pct(r["accuracy"]), points(-r["drop"])] for _, r in damaging.iterrows()]
@@ -119,17 +134,37 @@ def attack_section(df: pd.DataFrame) -> list[str]:
     return lines
 
 
-def render_markdown(df: pd.DataFrame, run: dict[str, Any], extra_sections: Sequence[list[str]] = ()) -> str:
-    """The whole report: summary, corruptions, attacks, any extra sections, reproducibility."""
+def render_markdown(
+    df: pd.DataFrame,
+    run: dict[str, Any],
+    extra_sections: Sequence[list[str]] = (),
+    *,
+    report: RunReport | None = None,
+    figures: Mapping[str, str] | None = None,
+) -> str:
+    """The whole report: summary, corruptions, attacks, any extra sections, reproducibility.
+
+    With ``report`` (the gathered records) it adds corruption errors, minimal distances,
+    hyperparameters, fragile images, sanity checks and comparisons; ``figures`` maps plot
+    names to relative image paths to link (e.g. ``figures/attack_curves.png``).
+    """
     df = with_drop(df)
     config = run.get("config", {})
+    figures = figures or {}
     lines = [
         f"# Robustness audit: {run['model']} on {run['dataset']}",
         "",
         f"Run `{run['run_id']}` · {run['n']} test samples · seed {run['seed']} · created {run.get('created', '')}",
         "",
     ]
-    for section in (summary_section(df), corruption_section(df), attack_section(df), *extra_sections):
+    corr = corruption_section(df) + figure_lines(figures, ("severity_curves", "severity_heatmap"))
+    att = attack_section(df) + figure_lines(figures, ("attack_curves",))
+    extra: list[list[str]] = []
+    if report is not None:
+        corr += corruption_metrics_lines(report)
+        att += attack_detail_lines(report, figures)
+        extra = [fragile_lines(report), sanity_lines(report), comparison_lines(report, figures)]
+    for section in (summary_section(df), corr, att, *extra, *extra_sections):
         if section:
             lines += [*section, ""]
     lines += [
@@ -142,4 +177,198 @@ def render_markdown(df: pd.DataFrame, run: dict[str, Any], extra_sections: Seque
     versions = run.get("versions", {})
     if versions:
         lines.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+    return "\n".join(lines) + "\n"
+
+
+def figure_lines(figures: Mapping[str, str], names: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for name in names:
+        if name in figures:
+            out += ["", f"![{FIGURE_TITLES.get(name, name)}]({figures[name]})"]
+    return out
+
+
+def corruption_metrics_lines(report: RunReport) -> list[str]:
+    metrics = report.corruption_metrics
+    if metrics is None:
+        return ["", report.corruption_metrics_note] if report.corruption_metrics_note else []
+    rows, missing = [], []
+    for _, r in metrics.summary.iterrows():
+        value = r["value"]
+        if not np.isfinite(value):
+            missing.append((r["metric"], r["note"]))
+            continue
+        rows.append([r["metric"], pct(value) if "accuracy" in r["metric"] else f"{value:.1f}%", r["note"]])
+    lines = [
+        "",
+        "### Corruption error (Hendrycks & Dietterich)",
+        "",
+        make_table(["metric", "value", "note"], rows, align="lrl"),
+    ]
+    if missing:
+        notes = " ".join(dict.fromkeys(n for _, n in missing))
+        lines += ["", f"Not computed: {', '.join(m for m, _ in missing)}. {notes}"]
+    return lines + [
+        "",
+        f"CE is normalised by {metrics.baseline} (100% = as fragile as AlexNet on ImageNet-C; indicative only on other data).",
+    ]
+
+
+def attack_detail_lines(report: RunReport, figures: Mapping[str, str]) -> list[str]:
+    lines: list[str] = []
+    if report.distances:
+        rows = []
+        for name, d in report.distances.items():
+            d = np.asarray(d, dtype=float)
+            attacked = d[~np.isnan(d)]
+            fooled = attacked[np.isfinite(attacked)]
+            median = f"{np.median(fooled):.4g}" if fooled.size else "n/a"
+            rows.append([name, int(attacked.size), int(fooled.size), median])
+        lines += [
+            "",
+            "### Minimal perturbations",
+            "",
+            make_table(["attack", "attacked", "fooled", "median distance"], rows),
+        ]
+        lines += figure_lines(figures, ("distances",))
+    lines += ["", "### Attack hyperparameters", ""]
+    if report.hyperparameters:
+        rows = [
+            [name, ", ".join(f"{k}={v}" for k, v in sorted(p.items())) or "defaults"]
+            for name, p in sorted(report.hyperparameters.items())
+        ]
+        lines.append(make_table(["attack", "hyperparameters"], rows, align="ll"))
+    else:
+        lines.append("Not run: no attack hyperparameters were recorded for this run.")
+    if report.adversarial:
+        lines += ["", "### Adversarial examples (predictions)", ""]
+        rows = []
+        for ex in report.adversarial:
+            pairs = [
+                f"{report.class_name(c)} → {report.class_name(a)}"
+                for c, a in zip(ex.clean_predictions, ex.adversarial_predictions)
+            ]
+            rows.append([ex.attack, ex.norm, fmt_eps(ex.epsilon), "; ".join(pairs) or ex.note])
+        lines.append(make_table(["attack", "norm", "eps", "clean → adversarial prediction"], rows, align="llrl"))
+    return lines
+
+
+def fragile_lines(report: RunReport) -> list[str]:
+    if not report.fragile:
+        return []
+    rows = [[f"#{f.sample_id}", report.class_name(f.label), f.cause, f.description] for f in report.fragile]
+    return [
+        "## Most fragile test images",
+        "",
+        make_table(["sample", "class", "cause", "what flipped it"], rows, align="llll"),
+    ]
+
+
+def sanity_lines(report: RunReport) -> list[str]:
+    lines = ["## Sanity checks", ""]
+    if report.sanity is None:
+        return lines + ["Not run: this run has no attack sanity checks; robust accuracies may be too optimistic."]
+    rows = []
+    for f in report.sanity:
+        state = "skipped" if f.get("skipped") else ("passed" if f.get("passed") else "**FLAGGED**")
+        value = "" if f.get("value") is None else f"{float(f['value']):.4g}"
+        rows.append([f.get("check", "?"), state, value, f.get("meaning", ""), f.get("advice", "")])
+    return lines + [make_table(["check", "status", "value", "meaning", "advice"], rows, align="llrll")]
+
+
+def comparison_lines(report: RunReport, figures: Mapping[str, str]) -> list[str]:
+    from reports.compare import comparison_table
+    from reports.model import RunSummary
+
+    runs = report.peers or [
+        RunSummary(str(report.run.get("run_id", "")), str(report.run.get("model", "")), report.results)
+    ]
+    table = comparison_table(runs)
+    if table.empty:
+        return []
+    rows = [
+        [
+            r["label"],
+            r["metric"],
+            pct(r["accuracy"]),
+            f"{pct(r['ci_low'])} to {pct(r['ci_high'])}",
+            "" if pd.isna(r["p_value"]) else f"{r['p_value']:.3g}",
+        ]
+        for _, r in table.iterrows()
+    ]
+    lines = ["## Comparisons", ""]
+    if len(runs) == 1:
+        lines += ["No other run in this store used the same test samples; this run alone:", ""]
+    lines.append(make_table(["run", "metric", "accuracy", "95% CI", f"p vs {runs[0].label}"], rows, align="llrrr"))
+    return lines + figure_lines(figures, ("comparison", "effective_robustness"))
+
+
+def render_comparison_markdown(
+    runs: Sequence[Any], records: Sequence[Mapping[str, Any]], figures: Mapping[str, str] | None = None
+) -> str:
+    """The comparison report of several runs (RunSummary records, the first is the reference) as Markdown."""
+    from reports.compare import comparison_table, effective_robustness
+
+    figures = figures or {}
+    table = comparison_table(runs)
+    lines = ["# Robustness comparison: " + ", ".join(r.label for r in runs), "", "## Runs", ""]
+    lines.append(
+        make_table(
+            ["label", "model", "dataset", "n", "run id", "command"],
+            [
+                [
+                    r.label,
+                    rec.get("model", ""),
+                    rec.get("dataset", ""),
+                    rec.get("n", ""),
+                    f"`{rec.get('run_id', '')}`",
+                    f"`{rec.get('command', '')}`",
+                ]
+                for r, rec in zip(runs, records)
+            ],
+            align="lllrll",
+        )
+    )
+    rows = [
+        [
+            r["label"],
+            r["metric"],
+            pct(r["accuracy"]),
+            f"{pct(r['ci_low'])} to {pct(r['ci_high'])}",
+            int(r["n"]),
+            "" if pd.isna(r["p_value"]) else f"{r['p_value']:.3g}",
+            r["test"],
+        ]
+        for _, r in table.iterrows()
+    ]
+    lines += [
+        "",
+        "## Comparisons",
+        "",
+        make_table(
+            ["run", "metric", "accuracy", "95% CI", "n", f"p vs {runs[0].label}", "paired test"], rows, align="llrrrrl"
+        ),
+    ]
+    er = effective_robustness(table)
+    if er["predicted"].notna().any():
+        rows = [
+            [
+                r["label"],
+                r["shift"],
+                pct(r["clean"]),
+                pct(r["shift_accuracy"]),
+                pct(r["predicted"]),
+                points(r["effective_robustness"]),
+            ]
+            for _, r in er.iterrows()
+        ]
+        lines += [
+            "",
+            "### Effective robustness",
+            "",
+            make_table(
+                ["run", "shift", "clean", "under shift", "baseline fit", "effective robustness"], rows, align="llrrrr"
+            ),
+        ]
+    lines += figure_lines(figures, ("comparison", "effective_robustness"))
     return "\n".join(lines) + "\n"

@@ -44,3 +44,18 @@ def with_drop(tidy_df: pd.DataFrame) -> pd.DataFrame:
     out = tidy_df.copy()
     out["drop"] = clean_accuracy(tidy_df) - out["accuracy"]
     return out
+
+
+def most_damaging(tidy_df: pd.DataFrame, top: int = 5) -> pd.DataFrame:
+    """The ``top`` perturbations with the largest accuracy drop, one row each (its worst cell).
+
+    A perturbation's worst cell is its lowest accuracy, at the mildest severity or smallest
+    budget that reaches it; the suite's ``worst_case`` rows are left out.
+    """
+    df = with_drop(tidy_df)
+    cells = df[(df["kind"] != "clean") & (df["perturbation"] != "worst_case")].copy()
+    if cells.empty:
+        return cells
+    cells["_level"] = cells["severity"].astype("Float64").fillna(cells["epsilon"].astype("Float64"))
+    cells = cells.sort_values(["accuracy", "_level"], kind="stable").drop_duplicates(["perturbation", "norm"])
+    return cells.sort_values(["drop", "_level"], ascending=[False, True], kind="stable").head(top).drop(columns="_level")

@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from robustness.config import DEFAULT_OUT, AuditConfig
 from robustness.errors import UsageError
+from robustness.outputs import DEFAULT_FORMATS, FORMATS
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -122,7 +123,7 @@ def build_parser() -> Parser:
     p.add_argument("runs", nargs="+", metavar="RUN")
     p.add_argument("--store", default=str(Path(DEFAULT_OUT) / "store.sqlite"))
     p.add_argument("--out", default=DEFAULT_OUT)
-    p.add_argument("--format", type=parse_names, default=("md", "csv", "json"), help="md,csv,json")
+    p.add_argument("--format", type=parse_names, default=DEFAULT_FORMATS, help=",".join(FORMATS))
 
     p = sub.add_parser("export-c", help="write a dataset's corruption grid as CIFAR-10-C files or an ImageNet-C tree")
     p.add_argument("--dataset", default="digits")
@@ -166,8 +167,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     outcome = run_audit(config)
     clean = outcome.results[outcome.results["kind"] == "clean"]["accuracy"].iloc[0]
     print(f"run {outcome.run_id}: {outcome.computed} cells computed, {outcome.skipped} resumed from the store")
-    print(f"clean accuracy {clean:.4f}; report: {console_path(outcome.out_dir / 'report.md')}")
-    print(f"results: {console_path(outcome.out_dir)}/ (results.csv, report.md, run.json); store: {console_path(outcome.store)}")
+    print(f"clean accuracy {clean:.4f}; report: {console_path(outcome.out_dir / 'report.html')}")
+    files = ", ".join(sorted(p.name for p in outcome.out_dir.iterdir() if p.is_file()))
+    print(f"results: {console_path(outcome.out_dir)}/ ({files}); store: {console_path(outcome.store)}")
     return 0
 
 
@@ -207,20 +209,21 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from robustness.outputs import console_path, write_outputs
+    from robustness.outputs import check_formats, comparison_dir, console_path, write_comparison, write_outputs
     from robustness.store import Store
 
-    allowed = {"md", "csv", "json"}
-    bad = [f for f in args.format if f not in allowed]
-    if bad:
-        raise UsageError(f"--format should be among {', '.join(sorted(allowed))}, but got {', '.join(bad)}.")
+    formats = check_formats(tuple(args.format))
     with Store(args.store, readonly=True) as store:
         for run_id in args.runs:
             store.run(run_id)
         for run_id in args.runs:
             out_dir = Path(args.out) / run_id
-            write_outputs(store, run_id, out_dir, tuple(args.format))
+            write_outputs(store, run_id, out_dir, formats)
             print(f"report: {console_path(out_dir)}/")
+        if len(set(args.runs)) > 1:
+            out_dir = comparison_dir(Path(args.out), args.runs)
+            write_comparison(store, list(dict.fromkeys(args.runs)), out_dir, formats)
+            print(f"comparison: {console_path(out_dir)}/")
     return 0
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from robustness import corruptions
+from robustness.artifacts import save_report_artifacts
 from robustness.config import AuditConfig, run_id_for
 from robustness.data import DatasetRequest, ImageDataset, load_dataset
 from robustness.errors import UsageError
@@ -278,6 +279,7 @@ def run_audit(config: AuditConfig) -> AuditOutcome:
             skipped, computed = run_cells_ray(prep, store)
         else:
             skipped, computed = run_cells(prep, store)
+        save_report_artifacts(prep, store)
         out_dir = Path(config.out) / prep.run_id
         results = write_outputs(store, prep.run_id, out_dir)
     return AuditOutcome(prep.run_id, out_dir, store_path, results, skipped, computed)

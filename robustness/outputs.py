@@ -1,4 +1,4 @@
-"""Write a run's output folder (results.csv, report.md, run.json) from the store, atomically.
+"""Write a run's output folder (results.csv, report.md, report.html, run.json, ...) from the store, atomically.
 
 The files are written into a temporary sibling folder that replaces the run folder only
 when everything is written: a failure never leaves a half-written report.
@@ -14,12 +14,24 @@ import tempfile
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
+from robustness.artifacts import ADVERSARIAL, FRAGILE, GRID
 from robustness.errors import UsageError
 from robustness.store import Store
+
+if TYPE_CHECKING:
+    from reports.model import (
+        AdversarialExamples,
+        CorruptionGrid,
+        CorruptionMetrics,
+        FragileImage,
+        RunReport,
+        RunSummary,
+    )
 
 PACKAGES = ("robustness-suite", "torch", "torchvision", "foolbox", "albumentations", "numpy", "pandas", "scikit-learn")
 
@@ -67,10 +79,42 @@ def run_record(store: Store, run_id: str) -> dict[str, Any]:
     }
 
 
-def write_outputs(store: Store, run_id: str, out_dir: Path, formats: tuple[str, ...] = ("csv", "md", "json")) -> pd.DataFrame:
-    """Regenerate ``out_dir`` for ``run_id``; return the tidy results."""
+FORMATS = ("csv", "md", "json", "html", "parquet", "latex")
+#: what an audit writes unless asked otherwise
+DEFAULT_FORMATS = ("csv", "md", "json", "html")
+#: how many other runs on the same samples a run report compares itself with
+MAX_PEERS = 7
+
+
+def check_formats(formats: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Validate ``--format`` values before anything is computed or written."""
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise UsageError(
+            f"--format should be among {', '.join(FORMATS)}, but got {', '.join(bad)}; e.g. --format html,md,csv."
+        )
+    if not formats:
+        raise UsageError(f"--format should name at least one of {', '.join(FORMATS)}, but got none.")
+    if "parquet" in formats:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise UsageError(
+                "--format parquet needs pyarrow, which is not installed; run pip install 'robustness-suite[parquet]' "
+                "or drop parquet from --format."
+            ) from None
+    return tuple(formats)
+
+
+def write_outputs(store: Store, run_id: str, out_dir: Path, formats: tuple[str, ...] = DEFAULT_FORMATS) -> pd.DataFrame:
+    """Regenerate ``out_dir`` for ``run_id`` in the given formats; return the tidy results.
+
+    ``csv`` results.csv; ``md`` report.md (+ figures/*.png); ``json`` run.json and results.json;
+    ``html`` report.html (self-contained); ``parquet`` results.parquet; ``latex`` results.tex.
+    """
     from reports import render_markdown, results_csv_frame, tidy
 
+    formats = check_formats(formats)
     if not store.artifact(run_id, "versions"):
         store.put_artifact(run_id, "versions", package_versions())
     record = run_record(store, run_id)
@@ -79,16 +123,329 @@ def write_outputs(store: Store, run_id: str, out_dir: Path, formats: tuple[str, 
         raise UsageError(f"run {run_id!r} has no finished cells yet; run the audit first.")
     results = tidy(cells)
     sections = [hook(store, run_id, results) for hook in SECTION_HOOKS]
-    files: dict[str, str] = {}
+    files: dict[str, str | bytes] = {}
+    report = gather_report(store, run_id, results, record) if {"md", "html"} & set(formats) else None
+    figs: dict[str, bytes] = {}
+    if report is not None:
+        from reports.html import figures
+
+        figs = figures(report)
     if "csv" in formats:
         files["results.csv"] = results_csv_frame(results).to_csv(index=False, float_format="%.6g")
     if "md" in formats:
-        files["report.md"] = render_markdown(results, record, sections)
+        links = {name: f"figures/{name}.png" for name in figs}
+        files.update({path: figs[name] for name, path in links.items()})
+        files["report.md"] = render_markdown(results, record, sections, report=report, figures=links)
+    if "html" in formats:
+        from reports.html import render_html
+
+        assert report is not None
+        files["report.html"] = render_html(report, figs, sections)
     if "json" in formats:
+        from reports.export import json_records
+
         timing = results.set_index("cell")["seconds"].round(4).to_dict() if "cell" in results else {}
         files["run.json"] = json.dumps({**record, "cell_seconds": timing}, indent=2, sort_keys=True, default=str)
+        files["results.json"] = json_records(results_csv_frame(results))
+    files.update(export_files(results, record, formats))
     atomic_folder(out_dir, files)
     return results
+
+
+def export_files(results: pd.DataFrame, record: dict[str, Any], formats: tuple[str, ...]) -> dict[str, str | bytes]:
+    from reports import results_csv_frame
+
+    out: dict[str, str | bytes] = {}
+    if "parquet" in formats:
+        from reports.export import parquet_bytes
+
+        out["results.parquet"] = parquet_bytes(results_csv_frame(results))
+    if "latex" in formats:
+        from reports.export import latex_report
+
+        out["results.tex"] = latex_report(results, record)
+    return out
+
+
+# gathering the report's records from the store --------------------------------------------
+def gather_report(store: Store, run_id: str, results: pd.DataFrame, record: dict[str, Any]) -> RunReport:
+    """Everything the run report shows, read from the store."""
+    from reports.model import RunReport
+
+    info = record.get("info") or {}
+    names = store.artifact_names(run_id)
+    distances = {
+        name.split("/", 1)[1]: np.asarray(store.artifact(run_id, name), dtype=float)
+        for name in names
+        if name.startswith("distances/")
+    }
+    metrics, metrics_note = corruption_metrics(results)
+    sanity = store.artifact(run_id, "sanity")
+    report = RunReport(
+        results=results,
+        run=record,
+        class_names=[str(c) for c in info.get("class_names", [])],
+        sanity=[dict(f) for f in sanity] if isinstance(sanity, list) else None,
+        hyperparameters=store.artifact(run_id, "hyperparameters"),
+        distances=distances,
+        corruption_metrics=metrics,
+        corruption_metrics_note=metrics_note,
+    )
+    report.grid = load_grid(store, run_id)
+    report.adversarial = load_adversarial(store, run_id, names)
+    report.fragile = load_fragile(store, run_id)
+    report.peers = peer_summaries(store, run_id, results)
+    return report
+
+
+def corruption_metrics(results: pd.DataFrame) -> tuple[CorruptionMetrics | None, str]:
+    """mCE and friends from ``robustness.corruptions.metrics`` (imported here: it pulls torch)."""
+    if not (results["kind"] == "corruption").any():
+        return None, ""
+    try:
+        from robustness.corruptions import metrics
+    except ImportError as err:
+        return None, f"Corruption errors (mCE) not computed: {err}."
+    from reports.model import CorruptionMetrics
+
+    table = results[results["kind"].isin(["clean", "corruption"])]
+    try:
+        summary = metrics.summary(table)
+        errors = metrics.corruption_errors(table)
+        families = metrics.family_accuracy(table)
+    except UsageError as err:
+        return None, f"Corruption errors (mCE) not computed: {err}"
+    return CorruptionMetrics(
+        summary=summary, errors=errors, families=families, baseline=metrics.Baseline.alexnet().name
+    ), ""
+
+
+def load_grid(store: Store, run_id: str) -> CorruptionGrid | None:
+    from reports.model import CorruptionGrid
+
+    meta = store.artifact(run_id, GRID)
+    images = store.artifact(run_id, f"{GRID}/images")
+    clean = store.artifact(run_id, f"{GRID}/clean")
+    if not isinstance(meta, dict) or images is None or clean is None:
+        return None
+    return CorruptionGrid(
+        sample_id=int(meta["sample_id"]),
+        label=int(meta["label"]),
+        clean=clean,
+        clean_prediction=int(meta["clean_prediction"]),
+        corruptions=list(meta["corruptions"]),
+        families=list(meta["families"]),
+        severities=[int(s) for s in meta["severities"]],
+        images=images,
+        predictions=np.asarray(meta["predictions"], dtype=np.int64),
+    )
+
+
+def load_adversarial(store: Store, run_id: str, names: list[str]) -> list[AdversarialExamples]:
+    from reports.model import AdversarialExamples
+
+    out = []
+    for name in names:
+        if not name.startswith(ADVERSARIAL + "/") or name.count("/") != 2:
+            continue
+        meta = store.artifact(run_id, name)
+        if not isinstance(meta, dict):
+            continue
+        samples = meta.get("samples") or []
+        arrays = [store.artifact(run_id, f"{name}/{part}") for part in ("originals", "adversarials", "deltas")]
+        if samples and any(a is None for a in arrays):
+            continue
+        empty = np.zeros((0, 1, 1, 1))
+        originals, adversarials, deltas = (a if a is not None else empty for a in arrays)
+        out.append(
+            AdversarialExamples(
+                attack=str(meta["attack"]),
+                norm=str(meta["norm"]),
+                epsilon=float(meta["epsilon"]) if meta.get("epsilon") is not None else float("nan"),
+                sample_ids=np.asarray([s["sample_id"] for s in samples], dtype=np.int64),
+                labels=np.asarray([s["label"] for s in samples], dtype=np.int64),
+                clean_predictions=np.asarray([s["clean_prediction"] for s in samples], dtype=np.int64),
+                adversarial_predictions=np.asarray([s["adversarial_prediction"] for s in samples], dtype=np.int64),
+                originals=originals,
+                adversarials=adversarials,
+                deltas=deltas.astype(np.float32),
+                note=str(meta.get("note", "")),
+            )
+        )
+    order = {"linf": 0, "l2": 1}
+    return sorted(out, key=lambda e: (order.get(e.norm, 2), e.attack))
+
+
+def load_fragile(store: Store, run_id: str) -> list[FragileImage]:
+    from reports.model import FragileImage
+
+    meta = store.artifact(run_id, FRAGILE)
+    images = store.artifact(run_id, f"{FRAGILE}/images")
+    perturbed = store.artifact(run_id, f"{FRAGILE}/perturbed")
+    if not isinstance(meta, list) or not meta or images is None:
+        return []
+    out = []
+    for k, item in enumerate(meta):
+        shown = perturbed is not None and item.get("perturbed_prediction") is not None
+        out.append(
+            FragileImage(
+                sample_id=int(item["sample_id"]),
+                label=int(item["label"]),
+                cause=str(item["cause"]),
+                description=str(item["description"]),
+                image=images[k],
+                perturbation=str(item.get("attack") or item.get("perturbation", "")),
+                severity=item.get("severity"),
+                epsilon=item.get("epsilon"),
+                norm=item.get("norm"),
+                perturbed=perturbed[k] if shown else None,
+                perturbed_prediction=item.get("perturbed_prediction") if shown else None,
+            )
+        )
+    return out
+
+
+def run_summary(
+    store: Store, run_id: str, results: pd.DataFrame | None = None, taken: tuple[str, ...] = ()
+) -> RunSummary:
+    """One run as the comparison needs it (tidy results, clean / worst-case bits, per-sample corruption accuracy)."""
+    from reports import tidy
+    from reports.compare import run_label
+    from reports.model import RunSummary
+
+    run = store.run(run_id)
+    results = tidy(store.cells(run_id)) if results is None else results
+    bits = store.bits(run_id)
+    corr_keys = [k for k in bits if k.startswith("corruption/")]
+    per_sample = np.mean([bits[k] for k in corr_keys], axis=0) if corr_keys else None
+    keep = {k: v for k, v in bits.items() if k == "clean" or k.startswith("attack/worst_case/")}
+    defense = ((run["info"] or {}).get("model") or {}).get("defense") or (run["config"] or {}).get("defense")
+    if isinstance(defense, dict):
+        defense = defense.get("name")
+    label = run_label(run["model"], run_id, defense if isinstance(defense, str) else None, taken)
+    return RunSummary(run_id, label, results, np.asarray(run["sample_ids"]), keep, per_sample)
+
+
+def peer_summaries(store: Store, run_id: str, results: pd.DataFrame | None = None) -> list[RunSummary]:
+    """This run, then up to ``MAX_PEERS`` other runs of the store on the same test samples (newest first).
+
+    A peer must have evaluated every kind of cell this run has (clean, corruption, attack),
+    so that the comparison's metrics stay those of this run.
+    """
+    from reports import tidy
+
+    this = store.run(run_id)
+    summaries = [run_summary(store, run_id, results)]
+    kinds = set(summaries[0].results["kind"])
+    for other in reversed(store.run_ids()):
+        if other == run_id or len(summaries) > MAX_PEERS:
+            continue
+        run = store.run(other)
+        if run["dataset"] != this["dataset"] or not np.array_equal(run["sample_ids"], this["sample_ids"]):
+            continue
+        cells = store.cells(other)
+        if cells.empty or not kinds <= set(cells["kind"]):
+            continue
+        summaries.append(run_summary(store, other, tidy(cells), taken=tuple(s.label for s in summaries)))
+    return summaries
+
+
+# several runs -----------------------------------------------------------------------------
+def comparison_dir(out_root: Path, run_ids: list[str] | tuple[str, ...]) -> Path:
+    """Where ``robustness report RUN1 RUN2 ...`` writes the comparison: ``OUT/report-<hash of the ids>``."""
+    import hashlib
+
+    digest = hashlib.sha256("\n".join(run_ids).encode()).hexdigest()[:10]
+    return Path(out_root) / f"report-{digest}"
+
+
+def write_comparison(
+    store: Store, run_ids: list[str] | tuple[str, ...], out_dir: Path, formats: tuple[str, ...] = DEFAULT_FORMATS
+) -> pd.DataFrame:
+    """Write a comparison of several runs (the first is the reference of the paired tests) to ``out_dir``.
+
+    ``html`` report.html, ``md`` report.md (+ figures/), ``csv`` results.csv (every run's tidy
+    rows), ``json`` comparison.json (metrics with intervals and p-values) and results.json,
+    ``parquet`` results.parquet, ``latex`` comparison.tex. Returns the comparison table.
+    """
+    from reports import results_csv_frame, tidy
+    from reports.compare import comparison_table, effective_robustness
+    from reports.export import json_records, latex_table
+
+    formats = check_formats(formats)
+    if len(run_ids) < 2:
+        raise UsageError(
+            f"a comparison needs at least two runs, but got {len(run_ids)}; pass RUN1 RUN2 ... to robustness report."
+        )
+    if len(set(run_ids)) != len(run_ids):
+        raise UsageError(f"runs to compare should be distinct, but got {', '.join(run_ids)}.")
+    summaries, records = [], []
+    for run_id in run_ids:
+        cells = store.cells(run_id)
+        if cells.empty:
+            raise UsageError(f"run {run_id!r} has no finished cells yet; run the audit first.")
+        summaries.append(run_summary(store, run_id, tidy(cells), taken=tuple(s.label for s in summaries)))
+        records.append(run_record(store, run_id))
+    table = comparison_table(summaries)
+    everything = pd.concat([s.results for s in summaries], ignore_index=True)
+    files: dict[str, str | bytes] = {}
+    figs: dict[str, bytes] = {}
+    if {"md", "html"} & set(formats):
+        from reports.html_compare import comparison_figures
+
+        figs = comparison_figures(summaries)
+    if "html" in formats:
+        from reports.html_compare import render_comparison_html
+
+        files["report.html"] = render_comparison_html(summaries, records, figs)
+    if "md" in formats:
+        from reports.markdown import render_comparison_markdown
+
+        links = {name: f"figures/{name}.png" for name in figs}
+        files.update({path: figs[name] for name, path in links.items()})
+        files["report.md"] = render_comparison_markdown(summaries, records, links)
+    if "csv" in formats:
+        files["results.csv"] = results_csv_frame(everything).to_csv(index=False, float_format="%.6g")
+        files["comparison.csv"] = table.to_csv(index=False, float_format="%.6g")
+    if "json" in formats:
+        files["comparison.json"] = json.dumps(
+            {
+                "runs": records,
+                "metrics": json.loads(json_records(table)),
+                "effective_robustness": json.loads(json_records(effective_robustness(table))),
+            },
+            indent=2,
+            sort_keys=True,
+            default=str,
+        )
+        files["results.json"] = json_records(results_csv_frame(everything))
+    if "parquet" in formats:
+        from reports.export import parquet_bytes
+
+        files["results.parquet"] = parquet_bytes(results_csv_frame(everything))
+    if "latex" in formats:
+        rows = [
+            [
+                r["label"],
+                r["metric"],
+                f"{100 * r['accuracy']:.1f}%",
+                f"{100 * r['ci_low']:.1f}--{100 * r['ci_high']:.1f}%",
+                "" if pd.isna(r["p_value"]) else f"{r['p_value']:.3g}",
+            ]
+            for _, r in table.iterrows()
+        ]
+        files["comparison.tex"] = (
+            latex_table(
+                ["run", "metric", "accuracy", "95% CI", "p"],
+                rows,
+                caption="Accuracy with 95% intervals; p: paired test against the first run.",
+                label="tab:comparison",
+                align="llrrr",
+            )
+            + "\n"
+        )
+    atomic_folder(out_dir, files)
+    return table
 
 
 def atomic_folder(out_dir: Path, files: dict[str, str | bytes]) -> None:
@@ -127,4 +484,17 @@ def console_path(path: Path) -> str:
         return str(path.resolve())
 
 
-__all__ = ["SECTION_HOOKS", "atomic_folder", "check_writable", "console_path", "package_versions", "write_outputs"]
+__all__ = [
+    "DEFAULT_FORMATS",
+    "FORMATS",
+    "SECTION_HOOKS",
+    "atomic_folder",
+    "check_formats",
+    "check_writable",
+    "comparison_dir",
+    "console_path",
+    "gather_report",
+    "package_versions",
+    "write_comparison",
+    "write_outputs",
+]

@@ -1,0 +1,195 @@
+"""Compare runs (models, defenses) on the same grid: intervals, paired tests, effective robustness.
+
+Every function takes :class:`~reports.model.RunSummary` records; the first run is the
+reference of the paired tests. Paired tests need the same test samples in the same order
+(``sample_ids``); otherwise the p-value is left empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from reports.model import RunSummary
+from reports.stats import expit, logit, logit_fit, mcnemar_p, mean_interval, paired_t_p, wilson_interval
+
+CORRUPTION_METRIC = "corruptions (mean)"
+#: effective robustness needs a baseline fit through at least this many runs
+MIN_FIT_RUNS = 3
+
+
+def worst_case_metric(norm: str, epsilon: float) -> str:
+    return f"worst case {norm} eps {epsilon:.4g}"
+
+
+def shared_epsilons(runs: Sequence[RunSummary]) -> dict[str, float]:
+    """Per norm, the middle budget among those every run evaluated the worst case at."""
+    out: dict[str, float] = {}
+    per_run = []
+    for run in runs:
+        wc = run.results[(run.results["kind"] == "attack") & (run.results["perturbation"] == "worst_case")]
+        per_run.append({norm: set(g["epsilon"].round(9)) for norm, g in wc.groupby("norm")})
+    if not per_run:
+        return out
+    for norm in sorted(set.intersection(*(set(p) for p in per_run)), key=lambda x: (x != "linf", x)):
+        common = sorted(set.intersection(*(p[norm] for p in per_run)))
+        if common:
+            out[norm] = float(common[(len(common) - 1) // 2])
+    return out
+
+
+def _cell_row(results: pd.DataFrame, **match: object) -> pd.Series | None:
+    mask = np.ones(len(results), dtype=bool)
+    for key, value in match.items():
+        column = results[key]
+        mask &= (
+            np.isclose(column.astype(float), float(value)) if isinstance(value, float) else (column == value).to_numpy()
+        )
+    rows = results[mask]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _paired(runs: Sequence[RunSummary], i: int) -> bool:
+    a, b = runs[0].sample_ids, runs[i].sample_ids
+    return i > 0 and a is not None and b is not None and len(a) == len(b) and bool(np.array_equal(a, b))
+
+
+def comparison_table(runs: Sequence[RunSummary]) -> pd.DataFrame:
+    """Long table: one row per (run, metric) with accuracy, 95% interval, n and a paired p-value vs run 1.
+
+    Metrics: clean accuracy (Wilson interval, McNemar test), mean accuracy over the corruption
+    cells (interval over samples, paired t-test) when every run has corruptions, and the
+    per-example worst case over the attack suite at each norm's shared middle budget.
+    """
+    rows: list[dict[str, object]] = []
+    has_corr = all((r.results["kind"] == "corruption").any() for r in runs)
+    budgets = shared_epsilons(runs)
+    for i, run in enumerate(runs):
+        base = {"run_id": run.run_id, "label": run.label}
+        paired = _paired(runs, i)
+        clean = _cell_row(run.results, kind="clean")
+        if clean is not None:
+            p = (
+                mcnemar_p(runs[0].bits["clean"], run.bits["clean"])
+                if paired and "clean" in run.bits and "clean" in runs[0].bits
+                else np.nan
+            )
+            rows.append(
+                {
+                    **base,
+                    "metric": "clean",
+                    "accuracy": clean["accuracy"],
+                    "ci_low": clean["ci_low"],
+                    "ci_high": clean["ci_high"],
+                    "n": int(clean["n"]),
+                    "p_value": p,
+                    "test": "McNemar" if i else "",
+                }
+            )
+        if has_corr:
+            corr = run.results[run.results["kind"] == "corruption"]
+            if run.corruption_sample_accuracy is not None:
+                mean, lo, hi = mean_interval(run.corruption_sample_accuracy)
+            else:  # pooled counts: an interval that ignores the correlation between cells
+                mean = float(corr["accuracy"].mean())
+                lo_a, hi_a = wilson_interval(int(corr["correct"].sum()), int(corr["n"].sum()))
+                lo, hi = float(lo_a), float(hi_a)
+            ref = runs[0].corruption_sample_accuracy
+            p = (
+                paired_t_p(ref, run.corruption_sample_accuracy)
+                if paired and ref is not None and run.corruption_sample_accuracy is not None
+                else np.nan
+            )
+            rows.append(
+                {
+                    **base,
+                    "metric": CORRUPTION_METRIC,
+                    "accuracy": mean,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "n": int(corr["n"].iloc[0]),
+                    "p_value": p,
+                    "test": "paired t" if i else "",
+                }
+            )
+        for norm, eps in budgets.items():
+            cell = _cell_row(run.results, kind="attack", perturbation="worst_case", norm=norm, epsilon=eps)
+            if cell is None:
+                continue
+            key = f"attack/worst_case/{norm}/{eps:.6g}"
+            p = (
+                mcnemar_p(runs[0].bits[key], run.bits[key])
+                if paired and key in run.bits and key in runs[0].bits
+                else np.nan
+            )
+            rows.append(
+                {
+                    **base,
+                    "metric": worst_case_metric(norm, eps),
+                    "accuracy": cell["accuracy"],
+                    "ci_low": cell["ci_low"],
+                    "ci_high": cell["ci_high"],
+                    "n": int(cell["n"]),
+                    "p_value": p,
+                    "test": "McNemar" if i else "",
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["run_id", "label", "metric", "accuracy", "ci_low", "ci_high", "n", "p_value", "test"]
+    )
+
+
+def effective_robustness(table: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy under each shift against clean accuracy, with the baseline fit's residual.
+
+    For every shift metric of :func:`comparison_table` (everything but ``clean``): ``clean``,
+    ``shift`` accuracies per run and, with at least ``MIN_FIT_RUNS`` runs, ``predicted`` from a
+    linear fit in logit space across the runs and ``effective_robustness = shift - predicted``
+    (Taori et al. 2020). Fewer runs leave the last two columns empty.
+    """
+    columns = ["run_id", "label", "shift", "clean", "shift_accuracy", "predicted", "effective_robustness"]
+    if table.empty:
+        return pd.DataFrame(columns=columns)
+    clean = table[table["metric"] == "clean"].set_index("run_id")["accuracy"]
+    out = []
+    for shift, group in table[table["metric"] != "clean"].groupby("metric", sort=False):
+        group = group[group["run_id"].isin(clean.index)]
+        x = clean.reindex(group["run_id"]).to_numpy(dtype=float)
+        y = group["accuracy"].to_numpy(dtype=float)
+        predicted = np.full(len(y), np.nan)
+        if len(group) >= MIN_FIT_RUNS and np.ptp(logit(x)) > 1e-9:
+            slope, intercept = logit_fit(x, y)
+            predicted = expit(slope * logit(x) + intercept)
+        for (_, row), xi, yi, pi in zip(group.iterrows(), x, y, predicted):
+            out.append(
+                {
+                    "run_id": row["run_id"],
+                    "label": row["label"],
+                    "shift": shift,
+                    "clean": xi,
+                    "shift_accuracy": yi,
+                    "predicted": pi,
+                    "effective_robustness": yi - pi,
+                }
+            )
+    return pd.DataFrame(out, columns=columns)
+
+
+def run_label(model: str, run_id: str, defense: str | None = None, taken: Sequence[str] = ()) -> str:
+    """A short legend label: the model (and defense), with the run id's hash when that repeats."""
+    label = f"{model} + {defense}" if defense else model
+    if label in taken:
+        label = f"{label} ({run_id.rsplit('-', 1)[-1][:6]})"
+    return label
+
+
+__all__ = [
+    "CORRUPTION_METRIC",
+    "MIN_FIT_RUNS",
+    "comparison_table",
+    "effective_robustness",
+    "run_label",
+    "shared_epsilons",
+]
