@@ -26,8 +26,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pip install -q -e ".[bench]"
+	$(PY) -m pip install -q --no-deps imagecorruptions==1.1.2
 	$(PY) benchmarks/bench_corruptions.py
+	$(PY) benchmarks/bench_corruption_grid.py
 	$(PY) benchmarks/bench_attacks.py
+	$(PY) benchmarks/bench_scale.py
 
 gpu-check: $(STAMP)
 	$(PY) benchmarks/gpu_check.py
