@@ -13,8 +13,12 @@ import yaml
 from robustness.errors import UsageError
 
 DEFAULT_EPS_LINF = (0.02, 0.05, 0.1, 0.2, 0.3)
-DEFAULT_EPS_L2 = (0.25, 0.5, 1.0, 2.0)
+DEFAULT_EPS_L2 = (0.5, 1.0, 2.0, 3.0)
 DEFAULT_OUT = "robustness-runs"
+
+#: the embedded default audit's attacks: single-step, iterative and minimum-norm per norm, sized to
+#: finish in about a minute on 2 cores; ``--attacks default`` adds the gradient-free and DDN attacks
+AUDIT_ATTACKS = ("fgsm", "pgd_linf", "deepfool_linf", "pgd_l2", "deepfool_l2")
 
 #: fields that say where or how fast to compute, not what: they do not change the run id
 NON_IDENTITY = ("out", "store", "device", "batch_size", "backend", "address", "workers", "command")
@@ -38,7 +42,7 @@ class AuditConfig:
     corruptions: tuple[str, ...] = ("all",)
     precomputed: str | None = None
     severities: tuple[int, ...] = (1, 2, 3, 4, 5)
-    attacks: tuple[str, ...] = ("default",)
+    attacks: tuple[str, ...] = AUDIT_ATTACKS
     eps: tuple[float, ...] = DEFAULT_EPS_LINF
     eps_l2: tuple[float, ...] = DEFAULT_EPS_L2
     attack_params: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -242,6 +242,34 @@ def commit_worst_case(prep: Prepared, store: Store) -> int:
     return len(results)
 
 
+SANITY_SAMPLES = 128
+
+
+def run_sanity_checks(prep: Prepared, store: Store) -> None:
+    """Evaluate the attack sanity checks once per run and store the flags (artifact ``sanity``).
+
+    The result-level checks read the attacks' verified per-sample outcomes back from the store,
+    so they work the same after a resume or on the Ray backend.
+    """
+    import attacks
+
+    if not prep.config.sanity or not prep.plan.attack_tasks or store.artifact(prep.run_id, "sanity") is not None:
+        return
+    bits = store.bits(prep.run_id)
+    clean = bits[CLEAN.key]
+    results = []
+    for task in prep.plan.attack_tasks:
+        robust = np.stack([bits[c.key] for c in task.cells])
+        distances = store.artifact(prep.run_id, f"distances/{task.name}")
+        results.append(
+            attacks.SweepResult(task.name, attacks.Norm(task.norm), task.epsilons, robust, clean, distances)
+        )
+    sample = prep.positions[:SANITY_SAMPLES]
+    x, y = prep.dataset.load(sample)
+    flags = attacks.run_checks(prep.classifier, x, y, results, seed=prep.config.seed)
+    store.put_artifact(prep.run_id, "sanity", [flag.to_dict() for flag in flags])
+
+
 def cell_result(cell: Cell, correct: np.ndarray, seconds: float, extra: dict[str, Any] | None = None) -> CellResult:
     return CellResult(
         cell=cell.key,
@@ -279,6 +307,7 @@ def run_audit(config: AuditConfig) -> AuditOutcome:
             skipped, computed = run_cells_ray(prep, store)
         else:
             skipped, computed = run_cells(prep, store)
+        run_sanity_checks(prep, store)
         save_report_artifacts(prep, store)
         out_dir = Path(config.out) / prep.run_id
         results = write_outputs(store, prep.run_id, out_dir)

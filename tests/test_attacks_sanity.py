@@ -1,0 +1,133 @@
+"""Sanity checks flag evaluations that fool themselves; BPDA and EOT fix what they flag."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from tests.conftest_attacks import digits, make_quantized, make_randomized, make_softmaxed, net  # noqa: F401
+
+import attacks
+from attacks.sanity import SanityFlag, run_checks
+from robustness.errors import UsageError
+
+LINF = (0.1, 0.2, 0.3)
+
+
+def _flags(model, x, y, names=("fgsm", "pgd_linf", "noise_linf"), **kw) -> dict[str, SanityFlag]:  # noqa: ANN001
+    results = [attacks.create(n, **({"max_samples": None} if n.startswith("noise") else {})).sweep(model, x, y, LINF) for n in names]
+    return {f.check: f for f in run_checks(model, x, y, results, max_samples=120, **kw)}
+
+
+def test_a_plain_model_passes(net, digits) -> None:  # noqa: F811
+    x, y = digits
+    flags = _flags(net, x[:120], y[:120])
+    for check in ("randomized_outputs", "softmax_outputs", "zero_gradients", "gradient_free_stronger", "large_budget",
+                  "single_step_beats_iterative", "monotone"):
+        assert flags[check].passed, flags[check]
+    assert not flags["gradient_free_stronger"].skipped
+    json.dumps([f.to_dict() for f in flags.values()])  # plain values for the report layer
+
+
+def test_quantizing_model_is_flagged_and_bpda_breaks_it(digits) -> None:  # noqa: F811
+    x, y = digits
+    x, y = x[:120], y[:120]
+    quantized = make_quantized()
+    flags = _flags(quantized, x, y)
+    assert not flags["zero_gradients"].passed and flags["zero_gradients"].value == 1.0
+    assert not flags["large_budget"].passed
+    assert not flags["gradient_free_stronger"].passed
+    clean = float((quantized(x).argmax(1) == y).float().mean())
+    masked = attacks.create("pgd_linf").sweep(quantized, x, y, [0.3])
+    assert masked.accuracy[0] > 0.5 * clean  # gradient masking: PGD alone looks robust
+
+    bpda = attacks.BPDA(quantized)
+    broken = attacks.create("pgd_linf", steps=20).sweep(bpda, x, y, [0.3, 0.5])
+    assert broken.accuracy[-1] <= 0.02  # near 0% at a large budget, judged on the true model
+    assert broken.clean_accuracy == pytest.approx(clean)
+    flags = {f.check: f for f in run_checks(bpda, x, y, max_samples=120)}
+    assert flags["zero_gradients"].passed and "100.0% on the true model" in flags["zero_gradients"].detail
+    assert flags["large_budget"].passed
+
+
+def test_bpda_backward_variants(digits) -> None:  # noqa: F811
+    x, y = digits
+    quantized = make_quantized()
+    for backward in ("straight_through", lambda v: v):
+        result = attacks.create("pgd_linf", steps=20).sweep(attacks.BPDA(quantized, backward=backward), x[:60], y[:60], [0.5])
+        assert result.accuracy[0] <= 0.02
+    with pytest.raises(UsageError, match="no InputTransform"):
+        attacks.BPDA(make_randomized())
+    with pytest.raises(UsageError, match="backward should be one of identity, straight_through"):
+        attacks.BPDA(quantized, backward="zero")
+
+
+def test_bpda_changes_gradients_not_outputs(digits) -> None:  # noqa: F811
+    x, _ = digits
+    quantized = make_quantized()
+    with torch.no_grad():
+        assert torch.equal(attacks.BPDA(quantized)(x), quantized(x))
+
+
+def test_randomized_model_is_flagged_and_eot_is_recognized(digits) -> None:  # noqa: F811
+    x, y = digits
+    torch.manual_seed(0)
+    noisy = make_randomized()
+    flags = {f.check: f for f in run_checks(noisy, x[:60], y[:60], max_samples=60)}
+    assert not flags["randomized_outputs"].passed
+    assert "EOT" in flags["randomized_outputs"].advice
+    eot = attacks.EOT(noisy, samples=4)
+    flags = {f.check: f for f in run_checks(eot, x[:60], y[:60], max_samples=60)}
+    assert flags["randomized_outputs"].passed and "4 draws" in flags["randomized_outputs"].detail
+    result = attacks.create("pgd_linf").sweep(eot, x[:60], y[:60], [0.3])
+    assert result.accuracy[0] <= result.clean_accuracy
+
+
+def test_softmax_outputs_are_flagged(digits) -> None:  # noqa: F811
+    x, y = digits
+    flags = {f.check: f for f in run_checks(make_softmaxed(), x[:40], y[:40], max_samples=40)}
+    assert not flags["softmax_outputs"].passed
+    assert "logits" in flags["softmax_outputs"].advice
+
+
+def test_result_checks_read_the_sweeps() -> None:
+    clean = np.ones(4, dtype=bool)
+    fgsm = attacks.SweepResult("fgsm", attacks.Norm.LINF, (0.1,), np.array([[False, False, True, True]]), clean)
+    pgd = attacks.SweepResult("pgd_linf", attacks.Norm.LINF, (0.1,), np.array([[True, True, True, False]]), clean)
+    noise = attacks.SweepResult("noise_linf", attacks.Norm.LINF, (0.1,), np.array([[True, True, False, True]]), clean)
+    flags = {f.check: f for f in run_checks(_Constant(), torch.zeros(2, 1, 4, 4), torch.zeros(2, dtype=torch.long),
+                                            [fgsm, pgd, noise], max_samples=2)}
+    assert not flags["single_step_beats_iterative"].passed and flags["single_step_beats_iterative"].value == 0.25
+    assert not flags["gradient_free_stronger"].passed and flags["gradient_free_stronger"].value == 0.25
+    assert flags["monotone"].passed
+
+
+class _Constant(torch.nn.Module):
+    """Always predicts class 0 with a gradient (a stand-in model for result-only checks)."""
+
+    bounds = (0.0, 1.0)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x.flatten(1).sum(1, keepdim=True) * self.w
+        return torch.cat([10 + s, -s], 1)
+
+
+def test_a_forward_without_any_gradient_is_flagged_not_crashed(digits) -> None:  # noqa: F811
+    from tests.conftest_attacks import make_classifier
+
+    def numpy_quantize(v: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.round(v.detach().numpy() * 2) / 2).to(v.dtype)
+
+    x, y = digits
+    detached = attacks.with_preprocessing(make_classifier(), numpy_quantize, name="numpy_quantize")
+    flags = {f.check: f for f in run_checks(detached, x[:40], y[:40], max_samples=40)}
+    assert not flags["zero_gradients"].passed and flags["zero_gradients"].value == 1.0
+    assert attacks.create("fgsm").sweep(detached, x[:40], y[:40], [0.1]).accuracy[0] > 0.5
+    broken = attacks.create("pgd_linf", steps=20).sweep(attacks.BPDA(detached), x[:40], y[:40], [0.5])
+    assert broken.accuracy[0] <= 0.03
