@@ -23,7 +23,7 @@ from torch import nn
 
 from attacks import params
 from attacks.base import ATTACKS, FixedBudgetAttack, MinimalAttack, model_bounds, model_device, successful
-from attacks.foolbox_bridge import criterion, foolbox_model, seeded
+from attacks.foolbox_bridge import criterion, foolbox_model, frozen, seeded
 from attacks.geometry import Norm, project
 from robustness.errors import UsageError
 
@@ -54,7 +54,7 @@ class _RepeatedNoise(FixedBudgetAttack):
             if self.norm is Norm.LINF
             else fb.attacks.L2RepeatedAdditiveUniformNoiseAttack
         )
-        with seeded(seed, model_device(model)):
+        with seeded(seed, model_device(model)), frozen(model):
             _, clipped, _ = cls(repeats=self.repeats)(foolbox_model(model), x, criterion(y, None), epsilons=[epsilon])
         return project(x, clipped[0].detach(), epsilon, self.norm, model_bounds(model))
 
@@ -119,7 +119,7 @@ class _HopSkipJump(MinimalAttack):
             )
             return best
         fmodel = foolbox_model(model)
-        with seeded(seed, model_device(model)), warnings.catch_warnings():
+        with seeded(seed, model_device(model)), frozen(model), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # blended noise warns when some draws stay non-adversarial
             init = fb.attacks.LinearSearchBlendedUniformNoiseAttack(
                 directions=self.init_directions, steps=self.init_steps

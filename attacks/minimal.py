@@ -23,7 +23,7 @@ from torch import nn
 
 from attacks import params
 from attacks.base import ATTACKS, MinimalAttack, model_bounds, model_device, successful
-from attacks.foolbox_bridge import criterion, foolbox_model, seeded
+from attacks.foolbox_bridge import criterion, foolbox_model, frozen, seeded
 from attacks.geometry import Norm
 from robustness.errors import UsageError
 
@@ -38,7 +38,7 @@ class _FoolboxMinimal(MinimalAttack):
     def minimize(
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, seed: int, targets: torch.Tensor | None
     ) -> torch.Tensor:
-        with seeded(seed, model_device(model)):
+        with seeded(seed, model_device(model)), frozen(model):
             best = self._make().run(foolbox_model(model), x, criterion(y, targets))
         return best.detach()
 

@@ -8,8 +8,9 @@
 2. A 5-epsilon sweep through the suite vs 5 independent runs: of the suite's own PGD (one
    call per epsilon) and of foolbox's ``LinfPGD`` (which runs once per epsilon) (goal: the
    sweep at least 2x cheaper, robust accuracy within 0.5 points).
-3. The default attack suite (``attacks.DEFAULT_SUITE`` and sanity checks) at the audit's
-   default epsilons, with per-attack seconds.
+3. The audit's attacks at its default epsilons, with per-attack seconds and the sanity
+   checks: the embedded audit's lean set (``robustness.config.AUDIT_ATTACKS``) and
+   ``--attacks default`` (``attacks.DEFAULT_SUITE``, adding DDN and the gradient-free attacks).
 
 The model is the embedded default: ``small-cnn`` trained on ``digits`` (trained on first use
 and cached by ``robustness.models.ensure_trained``), evaluated on the 540 test images.
@@ -37,14 +38,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import attacks  # noqa: E402
+from robustness.config import AUDIT_ATTACKS, DEFAULT_EPS_L2, DEFAULT_EPS_LINF  # noqa: E402
 from robustness.models.classifier import Classifier  # noqa: E402
+
+AUDIT_EPS = {"linf": DEFAULT_EPS_LINF, "l2": DEFAULT_EPS_L2}
 
 BATCH = 256
 EPS = 0.1
 STEPS = 10
 ALPHA = EPS / 4
 SWEEP = (0.02, 0.05, 0.1, 0.2, 0.3)
-AUDIT_EPS = {"linf": (0.02, 0.05, 0.1, 0.2, 0.3), "l2": (0.25, 0.5, 1.0, 2.0)}
 
 
 def default_model() -> tuple[Classifier, torch.Tensor, torch.Tensor]:
@@ -178,19 +181,20 @@ def main() -> None:
     for name, r in sweep.items():
         print(f"sweep   {name:<24} {r['seconds']:7.2f} s  robust {fmt_acc(r['accuracy'])}%", flush=True)
 
-    suite = None
+    suites: dict[str, tuple[attacks.SuiteResult, float]] = {}
     if not args.skip_suite:
-        start = time.perf_counter()
-        suite = attacks.evaluate(model, x, y, epsilons=AUDIT_EPS, batch_size=BATCH)
-        suite_total = time.perf_counter() - start
-        print(suite.summary())
-        print(f"default suite: {suite_total:.1f} s", flush=True)
+        for label, names in (("embedded audit", AUDIT_ATTACKS), ("--attacks default", attacks.DEFAULT_SUITE)):
+            start = time.perf_counter()
+            suite = attacks.evaluate(model, x, y, attacks=list(names), epsilons=AUDIT_EPS, batch_size=BATCH)
+            suites[label] = (suite, time.perf_counter() - start)
+            print(suite.summary())
+            print(f"{label}: {suites[label][1]:.1f} s", flush=True)
     load_end = os.getloadavg()[0]
     env = (
         f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} with {torch.get_num_threads()} "
         f"threads; 1-minute load average {load_start:.1f} at start, {load_end:.1f} at end"
     )
-    section = render(pgd, sweep, suite, suite_total if suite is not None else None, clean, len(x), env, args.repeats)
+    section = render(pgd, sweep, suites, clean, len(x), env, args.repeats)
     print(section)
     if not args.no_write:
         write_section(ROOT / "BENCHMARKS.md", section)
@@ -199,8 +203,7 @@ def main() -> None:
 def render(
     pgd: dict[int, dict[str, dict]],
     sweep: dict[str, dict],
-    suite: attacks.SuiteResult | None,
-    suite_total: float | None,
+    suites: dict[str, tuple[attacks.SuiteResult, float]],
     clean: float,
     n: int,
     env: str,
@@ -258,25 +261,24 @@ def render(
         "Against the suite's own independent runs the saving is bounded because those already drop fooled samples "
         "after a step or two: most of the cost is the robust samples, which every approach must run for all steps.",
     ]
-    if suite is not None:
+    for label, (suite, total) in suites.items():
+        names = ", ".join(a["name"] for a in suite.attacks)
         lines += [
             "",
-            f"### Default suite at the audit's epsilons (Linf {', '.join(map(str, AUDIT_EPS['linf']))}; "
-            f"L2 {', '.join(map(str, AUDIT_EPS['l2']))})",
+            f"### {label}: {names}",
             "",
-            f"`attacks.evaluate` with `DEFAULT_SUITE` = {', '.join(attacks.DEFAULT_SUITE)} and the sanity checks: "
-            f"**{suite_total:.1f} s** in all.",
+            f"At the audit's default epsilons (Linf {', '.join(map(str, AUDIT_EPS['linf']))}; "
+            f"L2 {', '.join(map(str, AUDIT_EPS['l2']))}), with the sanity checks: **{total:.1f} s** in all.",
             "",
             "| attack | seconds | robust accuracy per eps (%) |",
             "|---|---:|---|",
         ]
         for r in [*suite.results, *suite.worst]:
-            seconds = suite.seconds.get(r.attack, r.seconds)
-            lines.append(f"| {r.attack} | {seconds:.1f} | {fmt_acc(r.accuracy)} |")
+            lines.append(f"| {r.attack} | {suite.seconds.get(r.attack, r.seconds):.1f} | {fmt_acc(r.accuracy)} |")
         lines.append(f"| sanity checks | {suite.seconds.get('sanity_checks', 0.0):.1f} | |")
-        medians = ", ".join(f"{d['attack']} {d['median']:.4g}" for d in suite.distances())
-        flagged = [f.check for f in suite.flags if not f.passed]
-        lines += ["", f"Median minimal distances: {medians}. Flags raised: {', '.join(flagged) or 'none'}."]
+        medians = ", ".join(f"{d['attack']} {d['median']:.4g}" for d in suite.distances()) or "none"
+        flagged = [f"{f.check} ({f.detail})" for f in suite.flags if not f.passed]
+        lines += ["", f"Median minimal distances: {medians}. Flags raised: {'; '.join(flagged) or 'none'}."]
     return "\n".join(lines) + "\n"
 
 
