@@ -10,7 +10,6 @@ training, so only the audit is measured).
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,20 +29,28 @@ RAY_GRID = ["--corruptions", "lighting,geometric,occlusion", "--severities", "1-
             "--eps", "0.03,0.1", "--eps-l2", "", "--batch-size", "100"]  # fmt: skip
 
 
+#: runs the command given as its arguments and prints the peak RSS (KiB) of that one child: a
+#: process's RUSAGE_CHILDREN is the maximum over every child it waited for, so each audit
+#: gets a fresh parent of its own
+PEAK_RSS = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[1:]).returncode\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
 def audit(args: list[str], workdir: Path) -> tuple[float, float]:
     """Run one audit in a child process; return (wall seconds, peak RSS in MiB of that child)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "robustness", "audit", *args],
+        [sys.executable, "-c", PEAK_RSS, sys.executable, "-m", "robustness", "audit", *args],
         cwd=workdir, capture_output=True, text=True, env={**os.environ, "ROBUSTNESS_PROGRESS": "0"},
     )  # fmt: skip
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"audit failed: {proc.stderr}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the max over all waited-for children: measure the biggest first
-    return wall, max(peak, before) / 1024
+    return wall, int(proc.stderr.strip().splitlines()[-1]) / 1024
 
 
 def main() -> None:
@@ -54,11 +61,10 @@ def main() -> None:
         torch.save(MODELS.get("small-cnn")(3, 8).state_dict(), weights)
         common = ["--model", "small-cnn", "--weights", str(weights), "--out", str(work / "out")]
         rows = []
-        # largest first: RUSAGE_CHILDREN reports the maximum over children so far
-        for n in (20000, 2000):
+        for n in (2000, 20000):
             wall, rss = audit([*common, "--dataset", f"shapes:{n}", "--n", str(n), *GRID], work)
             rows.append((n, wall, rss))
-        mem_ratio = rows[0][2] / rows[1][2]
+        mem_ratio = rows[1][2] / rows[0][2]
         ray_rows = []
         for workers in (1, 2):
             wall, _ = audit(

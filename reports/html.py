@@ -487,7 +487,7 @@ def render_html(
 ) -> str:
     """The run's report as one self-contained HTML document.
 
-    ``extra_sections`` are Markdown sections of other modules (``SECTION_HOOKS``), placed
+    ``extra_sections`` are Markdown sections of other modules (the defense section), placed
     before the comparisons.
     """
     figs = figures(report) if figs is None else figs

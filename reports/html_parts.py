@@ -308,7 +308,7 @@ def _inline(text: str) -> str:
 def markdown_section(lines: Sequence[str]) -> tuple[str, str, Html] | None:
     """A report section given as Markdown lines (headings, tables, lists, paragraphs) -> (anchor, title, HTML).
 
-    Extra sections registered by other modules (``robustness.outputs.SECTION_HOOKS``) arrive
+    Sections written by other modules (the defense section of ``robustness.compare.render``) arrive
     this way; the first ``## `` heading names the section.
     """
     text = "\n".join(lines).strip("\n")

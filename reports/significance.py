@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.stats import binom
-from scipy.stats import norm as _normal
+
+from reports.stats import wilson_interval
 
 #: an aggregate of per-cell accuracies: ``[B, cells]`` for each model -> ``[B]``
 Aggregate = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -87,16 +88,6 @@ def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> McNemarResult:
     return McNemarResult(only_a, only_b, p)
 
 
-def _wilson(k: float, n: float, z: float) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    denom = 1 + z**2 / n
-    centre = (p + z**2 / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def paired_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
     """``(mean(a) - mean(b), low, high)``: Newcombe's hybrid score interval for paired proportions.
 
@@ -111,12 +102,10 @@ def paired_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> t
     n = a.size
     if n == 0:
         return 0.0, -1.0, 1.0
-    z = float(_normal.ppf(0.5 + confidence / 2))
     both, only_a, only_b = np.count_nonzero(a & b), np.count_nonzero(a & ~b), np.count_nonzero(~a & b)
     neither = n - both - only_a - only_b
     p1, p2 = (both + only_a) / n, (both + only_b) / n
-    l1, u1 = _wilson(both + only_a, n, z)
-    l2, u2 = _wilson(both + only_b, n, z)
+    (l1, l2), (u1, u2) = wilson_interval(np.array([both + only_a, both + only_b]), n, confidence)
     margins = float(both + only_a) * (neither + only_b) * (both + only_b) * (neither + only_a)
     phi = 0.0 if margins == 0 else (both * neither - only_a * only_b) / np.sqrt(margins)
     d = p1 - p2

@@ -56,15 +56,9 @@ def mcnemar_p(a: np.ndarray, b: np.ndarray) -> float:
     >>> round(mcnemar_p(a, b), 4)
     0.002
     """
-    from scipy.stats import binomtest
+    from reports.significance import mcnemar_exact
 
-    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
-    if a.shape != b.shape:
-        raise ValueError(f"paired samples should have the same shape, but got {a.shape} and {b.shape}.")
-    only_a, only_b = int(np.count_nonzero(a & ~b)), int(np.count_nonzero(~a & b))
-    if only_a + only_b == 0:
-        return 1.0
-    return float(binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue)
+    return mcnemar_exact(a, b).p_value
 
 
 def paired_t_p(a: np.ndarray, b: np.ndarray) -> float:

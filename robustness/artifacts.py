@@ -97,6 +97,13 @@ def _corruption_names(prep: Prepared) -> tuple[list[str], list[str], list[int]]:
     return names, families, sorted(severities)
 
 
+def attack_model(prep: Prepared) -> torch.nn.Module:
+    """The model the audit's attacks took gradients through (a defense's adaptive surrogate, or the classifier)."""
+    from robustness import defenses
+
+    return defenses.attack_model(prep.config, prep.classifier)
+
+
 def _predict(prep: Prepared, images: torch.Tensor) -> np.ndarray:
     import torch
 
@@ -190,7 +197,7 @@ def save_adversarial_examples(prep: Prepared, store: Store, bits: dict[str, np.n
     x, y = prep.dataset.load(positions)
     seed = prep.config.seed * 1_000_003 + int(prep.dataset.indices[positions[0]])
     attack = attacks.create(task.name, **task.params)
-    result = attack.sweep(prep.classifier, x, y, [epsilon], seed=seed, keep_examples=True)
+    result = attack.sweep(attack_model(prep), x, y, [epsilon], seed=seed, keep_examples=True)
     adv = result.examples.get(epsilon, x)
     adv_pred = _predict(prep, adv)
     clean_pred = _predict(prep, x)
@@ -357,7 +364,7 @@ def adversarial_versions(
         x, y = images[rows], labels[rows]
         seed = prep.config.seed * 1_000_003 + int(chosen[rows[0]]["sample_id"])
         result = attacks.create(name, **task.params).sweep(
-            prep.classifier, x, y, [epsilon], seed=seed, keep_examples=True
+            attack_model(prep), x, y, [epsilon], seed=seed, keep_examples=True
         )
         if epsilon in result.examples:
             for j, k in enumerate(rows):

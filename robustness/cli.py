@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import NoReturn
 
+from robustness.compare import add_compare_parser, add_defense_args, cmd_compare, recipe_from_args
 from robustness.config import DEFAULT_OUT, AuditConfig
 from robustness.errors import UsageError
 from robustness.outputs import DEFAULT_FORMATS, FORMATS
@@ -114,9 +115,12 @@ def build_parser() -> Parser:
     g.add_argument("--backend", choices=("local", "ray"))
     g.add_argument("--address", help="Ray cluster address (with --backend ray)")
     g.add_argument("--workers", type=positive_int, help="CPUs for a local Ray (with --backend ray)")
+    add_defense_args(p, evaluation=True)
 
     p = sub.add_parser("list", help="list datasets, models, corruptions, attacks or stored runs")
-    p.add_argument("what", nargs="?", default="all", choices=("all", "datasets", "models", "corruptions", "attacks", "runs"))
+    p.add_argument(
+        "what", nargs="?", default="all", choices=("all", "datasets", "models", "corruptions", "attacks", "defenses", "runs")
+    )
     p.add_argument("--store", default=str(Path(DEFAULT_OUT) / "store.sqlite"))
 
     p = sub.add_parser("report", help="regenerate a run's report from the store")
@@ -144,6 +148,9 @@ def build_parser() -> Parser:
     p.add_argument("--epochs", type=positive_int)
     p.add_argument("--device", default="cpu")
     p.add_argument("--retrain", action="store_true", help="train again even when cached")
+    add_defense_args(p)
+
+    add_compare_parser(sub)
     return parser
 
 
@@ -152,7 +159,7 @@ def audit_config(args: argparse.Namespace) -> AuditConfig:
     keys = [
         "model", "weights", "num_classes", "mean", "std", "pretrained", "download", "unsafe_load", "dataset",
         "data_root", "n", "corruptions", "precomputed", "severities", "attacks", "eps", "eps_l2", "sanity", "seed", "batch_size",
-        "device", "out", "store", "backend", "address", "workers",
+        "device", "out", "store", "backend", "address", "workers", "defense", "defense_params", "defense_eval",
     ]  # fmt: skip
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     merged = {**base.to_dict(), **overrides, "command": " ".join(["robustness", *map(shlex.quote, sys.argv[1:])])}
@@ -198,6 +205,13 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name, cls in attacks.ATTACKS.items():
             doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
             print(f"  {name:<16} {cls.norm.value:<5} {doc}")
+    if what in ("all", "defenses"):
+        from robustness.defenses import DEFENSES
+
+        print("defenses:")
+        for name, cls in DEFENSES.items():
+            doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+            print(f"  {name:<14} {cls.kind.value:<9} {doc}")
     if what == "runs":
         from robustness.store import Store
 
@@ -229,9 +243,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from robustness.models import ensure_trained
-    from robustness.models.training import TrainRecipe
 
-    recipe = TrainRecipe(epochs=args.epochs) if args.epochs else TrainRecipe()
+    recipe = recipe_from_args(args)  # the defense's training recipe (standard when none is named)
     path = ensure_trained(
         args.model, args.dataset, seed=args.seed, recipe=recipe, data_root=args.data_root, device=args.device,
         retrain=args.retrain,
@@ -270,7 +283,14 @@ def cmd_export_c(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"export-c": cmd_export_c, "audit": cmd_audit, "list": cmd_list, "report": cmd_report, "train": cmd_train}
+COMMANDS = {
+    "export-c": cmd_export_c,
+    "audit": cmd_audit,
+    "list": cmd_list,
+    "report": cmd_report,
+    "train": cmd_train,
+    "compare": cmd_compare,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

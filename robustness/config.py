@@ -47,6 +47,9 @@ class AuditConfig:
     eps_l2: tuple[float, ...] = DEFAULT_EPS_L2
     attack_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     sanity: bool = True
+    defense: str | None = None
+    defense_params: dict[str, Any] = field(default_factory=dict)
+    defense_eval: str = "adaptive"
     seed: int = 0
     batch_size: int = 256
     device: str = "cpu"
@@ -77,6 +80,8 @@ class AuditConfig:
             raise UsageError(f"--workers should be a positive number of Ray CPUs, but got {self.workers}.")
         if self.num_classes is not None and self.num_classes < 2:
             raise UsageError(f"--num-classes should be at least 2, but got {self.num_classes}.")
+        if self.defense_eval not in ("adaptive", "naive"):
+            raise UsageError(f"--defense-eval should be 'adaptive' or 'naive', but got {self.defense_eval!r}.")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuditConfig:
@@ -113,6 +118,9 @@ class AuditConfig:
     def identity(self, **resolved: Any) -> dict[str, Any]:
         """What makes two audits the same run (resolved names and weight digests included)."""
         ident = {k: v for k, v in self.to_dict().items() if k not in NON_IDENTITY}
+        if self.defense is None:  # undefended audits keep the run ids they had before defenses existed
+            for key in ("defense", "defense_params", "defense_eval"):
+                ident.pop(key)
         ident.update(resolved)
         return ident
 

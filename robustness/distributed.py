@@ -41,8 +41,8 @@ def _shard(prep: Prepared, start: int, stop: int) -> Prepared:
     return replace(prep, positions=prep.positions[start:stop], labels=prep.labels[start:stop])
 
 
-def _work(prep: Prepared, unit: Cell | AttackTask | str, start: int, stop: int) -> tuple[np.ndarray, Any, float]:
-    """Evaluate samples ``start:stop`` of one unit on a worker: (bits, extra, seconds)."""
+def _work(prep: Prepared, unit: Cell | AttackTask | str, start: int, stop: int) -> tuple[Any, Any, float]:
+    """Evaluate samples ``start:stop`` of one unit on a worker: (bits or AttackOutcome, extra, seconds)."""
     import torch
 
     from robustness import engine
@@ -54,8 +54,7 @@ def _work(prep: Prepared, unit: Cell | AttackTask | str, start: int, stop: int) 
         correct, predictions = engine.evaluate_clean(shard)
         return correct, predictions, time.perf_counter() - began
     if isinstance(unit, AttackTask):
-        robust, distances = engine.evaluate_attack(shard, unit)
-        return robust, distances, time.perf_counter() - began
+        return engine.evaluate_attack(shard, unit), None, time.perf_counter() - began
     assert isinstance(unit, Cell)
     return engine.evaluate_corruption(shard, unit), None, time.perf_counter() - began
 
@@ -87,7 +86,7 @@ def run_cells_ray(prep: Prepared, store: Store) -> tuple[int, int]:
     bounds = [(s, min(s + shard_size, n)) for s in range(0, n, shard_size)] or [(0, 0)]
     prep_ref = ray.put(prep)
     pending: dict[Any, tuple[int, int]] = {}
-    parts: dict[int, dict[int, tuple[np.ndarray, Any, float]]] = {}
+    parts: dict[int, dict[int, tuple[Any, Any, float]]] = {}
     for u, unit in enumerate(units):
         parts[u] = {}
         for s, (start, stop) in enumerate(bounds):
@@ -118,13 +117,8 @@ def _commit_unit(prep: Prepared, store: Store, unit: Cell | AttackTask | str, sh
         store.commit_cells(prep.run_id, [cell_result(CLEAN, correct, seconds)])
         return 1
     if isinstance(unit, AttackTask):
-        robust = np.concatenate([s[0] for s in shards], axis=1)
-        if shards[0][1] is not None:
-            store.put_artifact(prep.run_id, f"distances/{unit.name}", np.concatenate([s[1] for s in shards]))
-        per_eps = seconds / len(unit.epsilons)
-        store.commit_cells(
-            prep.run_id, [cell_result(c, robust[k], per_eps, extra=unit.params) for k, c in enumerate(unit.cells)]
-        )
-        return len(unit.cells)
+        from robustness.engine import AttackOutcome, commit_attack
+
+        return commit_attack(prep, store, unit, AttackOutcome.concat([s[0] for s in shards]), seconds)
     store.commit_cells(prep.run_id, [cell_result(unit, np.concatenate([s[0] for s in shards]), seconds)])
     return 1

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from robustness import corruptions
+from robustness import corruptions, defenses
 from robustness.artifacts import save_report_artifacts
 from robustness.config import AuditConfig, run_id_for
 from robustness.data import DatasetRequest, ImageDataset, load_dataset
@@ -84,6 +84,7 @@ def prepare(config: AuditConfig) -> Prepared:
     dataset_probe = load_dataset(
         config.dataset, DatasetRequest(split="test", root=config.data_root, download=config.download, seed=config.seed)
     )
+    request = defenses.prepare_request(config, request)  # a training defense trains its weights first
     request = with_trained_weights(request, config.dataset, seed=config.seed, data_root=config.data_root, device=config.device)
     classifier, info = load_classifier(request, num_classes=dataset_probe.num_classes, input_shape=dataset_probe.input_shape)
     dataset = dataset_probe
@@ -93,6 +94,7 @@ def prepare(config: AuditConfig) -> Prepared:
             DatasetRequest(split="test", root=config.data_root, seed=config.seed, input_shape=classifier.input_shape),
         )
     check_compatible(classifier, dataset)
+    classifier, info = defenses.defend(config, classifier, info)  # a transform defense wraps the model
     classifier.to(device)
     n = len(dataset) if config.n is None else min(config.n, len(dataset))
     positions = np.arange(n)
@@ -168,19 +170,57 @@ def evaluate_corruption(prep: Prepared, cell: Cell) -> np.ndarray:
     return np.concatenate(out)
 
 
-def evaluate_attack(prep: Prepared, task: AttackTask) -> tuple[np.ndarray, np.ndarray | None]:
-    """Robust bits [K, N] for the task's epsilons and, for minimum-norm attacks, distances [N]."""
+@dataclass
+class AttackOutcome:
+    """One attack task's verified per-sample outcome over its epsilons."""
+
+    robust: np.ndarray  # [K, N] bool
+    distances: np.ndarray | None = None  # [N] minimal fooling norm (minimum-norm attacks)
+    attacked: np.ndarray | None = None  # [N] bool: the attack ran on the sample (None: on every one)
+
+    @classmethod
+    def concat(cls, parts: list[AttackOutcome]) -> AttackOutcome:
+        """The outcome over consecutive sample ranges, in order."""
+
+        def join(arrays: list[np.ndarray | None], axis: int = 0) -> np.ndarray | None:
+            return None if any(a is None for a in arrays) else np.concatenate(arrays, axis=axis)  # type: ignore[arg-type]
+
+        return cls(
+            join([p.robust for p in parts], axis=1),  # type: ignore[arg-type]
+            join([p.distances for p in parts]),
+            join([p.attacked for p in parts]),
+        )
+
+
+def evaluate_attack(prep: Prepared, task: AttackTask) -> AttackOutcome:
+    """The task's attack over every batch, swept over its epsilons."""
     import attacks
 
     attack = attacks.create(task.name, **task.params)
-    robust, distances = [], []
+    model = defenses.attack_model(prep.config, prep.classifier)  # success is still judged on prep.classifier
+    parts = []
     for batch in prep.dataset.batches(prep.config.batch_size, prep.positions):
         seed = prep.config.seed * 1_000_003 + int(batch.indices[0])
-        result = attack.sweep(prep.classifier, batch.images, batch.labels, task.epsilons, seed=seed)
-        robust.append(result.robust)
-        if result.distances is not None:
-            distances.append(result.distances)
-    return np.concatenate(robust, axis=1), (np.concatenate(distances) if distances else None)
+        result = attack.sweep(model, batch.images, batch.labels, task.epsilons, seed=seed)
+        n = len(batch.labels)
+        attacked = np.ones(n, dtype=bool) if result.attacked is None else np.asarray(result.attacked, dtype=bool)
+        parts.append(AttackOutcome(result.robust, result.distances, attacked))
+    if not parts:
+        return AttackOutcome(np.zeros((len(task.epsilons), 0), dtype=bool))
+    return AttackOutcome.concat(parts)
+
+
+def commit_attack(prep: Prepared, store: Store, task: AttackTask, outcome: AttackOutcome, seconds: float) -> int:
+    """Store the task's per-sample artifacts, then its cells (the commit marks it finished); return the cell count."""
+    if outcome.distances is not None:
+        store.put_artifact(prep.run_id, f"distances/{task.name}", outcome.distances)
+    if outcome.attacked is not None and not outcome.attacked.all():
+        store.put_artifact(prep.run_id, f"attacked/{task.name}", outcome.attacked)
+    per_eps = seconds / len(task.epsilons)
+    store.commit_cells(
+        prep.run_id, [cell_result(c, outcome.robust[k], per_eps, extra=task.params) for k, c in enumerate(task.cells)]
+    )
+    return len(task.cells)
 
 
 # running ----------------------------------------------------------------------------------
@@ -211,15 +251,8 @@ def run_cells(prep: Prepared, store: Store) -> tuple[int, int]:
         for task in pending_att:
             bar.set_postfix_str(f"attack/{task.name}")
             start = time.perf_counter()
-            robust, distances = evaluate_attack(prep, task)
-            seconds = (time.perf_counter() - start) / len(task.epsilons)
-            if distances is not None:
-                store.put_artifact(prep.run_id, f"distances/{task.name}", distances)
-            store.commit_cells(
-                prep.run_id,
-                [cell_result(c, robust[k], seconds, extra=task.params) for k, c in enumerate(task.cells)],
-            )
-            computed += len(task.cells)
+            outcome = evaluate_attack(prep, task)
+            computed += commit_attack(prep, store, task, outcome, time.perf_counter() - start)
             bar.update(1)
     computed += commit_worst_case(prep, store)
     return len(done), computed
@@ -261,12 +294,16 @@ def run_sanity_checks(prep: Prepared, store: Store) -> None:
     for task in prep.plan.attack_tasks:
         robust = np.stack([bits[c.key] for c in task.cells])
         distances = store.artifact(prep.run_id, f"distances/{task.name}")
+        attacked = store.artifact(prep.run_id, f"attacked/{task.name}")  # absent: every clean-correct sample
         results.append(
-            attacks.SweepResult(task.name, attacks.Norm(task.norm), task.epsilons, robust, clean, distances)
+            attacks.SweepResult(
+                task.name, attacks.Norm(task.norm), task.epsilons, robust, clean, distances, attacked=attacked
+            )
         )
     sample = prep.positions[:SANITY_SAMPLES]
     x, y = prep.dataset.load(sample)
-    flags = attacks.run_checks(prep.classifier, x, y, results, seed=prep.config.seed)
+    model = defenses.attack_model(prep.config, prep.classifier)  # the gradients the attacks saw
+    flags = attacks.run_checks(model, x, y, results, seed=prep.config.seed)
     store.put_artifact(prep.run_id, "sanity", [flag.to_dict() for flag in flags])
 
 
@@ -307,6 +344,7 @@ def run_audit(config: AuditConfig) -> AuditOutcome:
             skipped, computed = run_cells_ray(prep, store)
         else:
             skipped, computed = run_cells(prep, store)
+        defenses.finish_run(prep, store)  # randomized smoothing certifies the samples
         run_sanity_checks(prep, store)
         save_report_artifacts(prep, store)
         out_dir = Path(config.out) / prep.run_id

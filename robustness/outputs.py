@@ -11,7 +11,6 @@ import os
 import platform
 import shutil
 import tempfile
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,9 +33,6 @@ if TYPE_CHECKING:
     )
 
 PACKAGES = ("robustness-suite", "torch", "torchvision", "foolbox", "albumentations", "numpy", "pandas", "scikit-learn")
-
-#: extra report sections, each ``(store, run_id, tidy results) -> markdown lines``; modules register here
-SECTION_HOOKS: list[Callable[[Store, str, pd.DataFrame], list[str]]] = []
 
 
 def package_versions() -> dict[str, str]:
@@ -122,7 +118,9 @@ def write_outputs(store: Store, run_id: str, out_dir: Path, formats: tuple[str, 
     if cells.empty:
         raise UsageError(f"run {run_id!r} has no finished cells yet; run the audit first.")
     results = tidy(cells)
-    sections = [hook(store, run_id, results) for hook in SECTION_HOOKS]
+    from robustness.compare.render import defense_section
+
+    sections = [defense_section(store, run_id, results)]  # empty for an undefended run
     files: dict[str, str | bytes] = {}
     report = gather_report(store, run_id, results, record) if {"md", "html"} & set(formats) else None
     figs: dict[str, bytes] = {}
@@ -487,7 +485,6 @@ def console_path(path: Path) -> str:
 __all__ = [
     "DEFAULT_FORMATS",
     "FORMATS",
-    "SECTION_HOOKS",
     "atomic_folder",
     "check_formats",
     "check_writable",

@@ -133,3 +133,18 @@ def test_two_audits_writing_one_store_at_once_lose_nothing(tmp_path: Path, digit
     with sqlite3.connect(store) as conn:
         per_run = conn.execute("SELECT run_id, COUNT(*) FROM cells GROUP BY run_id").fetchall()
     assert sorted(count for _, count in per_run) == [11, 11]  # clean + 2 corruptions x 5 severities
+
+
+def test_sanity_checks_count_only_the_samples_a_subset_attack_ran_on(tmp_path: Path, digits_weights: str) -> None:
+    from robustness.store import Store
+
+    config = small_config(
+        tmp_path, corruptions=("none",), attacks=("fgsm", "noise_linf"), attack_params={"noise_linf": {"max_samples": 5}}
+    )
+    outcome = run_audit(config)
+    with Store(outcome.store, readonly=True) as store:
+        attacked = store.artifact(outcome.run_id, "attacked/noise_linf")
+        flags = {f["check"]: f for f in store.artifact(outcome.run_id, "sanity")}
+    per_batch = [min(5, len(attacked[s : s + 40])) for s in range(0, 96, 40)]  # max_samples applies per sweep call
+    assert attacked.dtype == bool and attacked.sum() == sum(per_batch)
+    assert f"of {int(attacked.sum())} attacked samples" in flags["gradient_free_stronger"]["detail"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,6 @@ from robustness.config import AuditConfig
 from robustness.errors import UsageError
 from robustness.store import CellResult, Store
 
-HAS_DEFENSE_FIELD = "defense" in {f.name for f in fields(AuditConfig)}
 N = 300
 CELLS = [
     ("clean", "clean", "clean", "clean", None, None, None),
@@ -256,7 +254,6 @@ def test_user_models_compare_end_to_end(tmp_path: Path) -> None:
     assert (outcome.out_dir / "report.md").exists()
 
 
-@pytest.mark.skipif(not HAS_DEFENSE_FIELD, reason="needs AuditConfig.defense (engine integration)")
 def test_defenses_compare_end_to_end(tmp_path: Path) -> None:
     from robustness.engine import run_audit
     from robustness.models import ensure_trained
@@ -296,19 +293,11 @@ def test_defenses_compare_end_to_end(tmp_path: Path) -> None:
     assert "UNRELIABLE: naive evaluation" in naive_report
 
 
-@pytest.mark.skipif(not HAS_DEFENSE_FIELD, reason="needs AuditConfig.defense (engine integration)")
 def test_training_defense_on_a_user_model_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="contender 'pgd-at'.*trains a built-in architecture"):
         compare(contenders=("standard", "pgd-at"), model="tests.helpers.toy_models:TinyNet", n=8, out=str(tmp_path))
 
 
-def _cli_has_compare() -> bool:
-    from robustness import cli
-
-    return "compare" in cli.COMMANDS
-
-
-@pytest.mark.skipif(not (HAS_DEFENSE_FIELD and _cli_has_compare()), reason="needs the CLI integration")
 def test_cli_defense_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from robustness.cli import main
     from robustness.models import ensure_trained

@@ -37,7 +37,7 @@ from robustness.compare.contenders import CompareConfig, Contender, RunRef, pars
 _LAZY = {
     "Comparison": "analysis", "RunData": "analysis", "analyze": "analysis", "check_comparable": "analysis",
     "compare_runs": "analysis", "load_run": "analysis", "defense_section": "render",
-    "register_defense_section": "render", "render_markdown": "render", "write_comparison": "render",
+    "render_markdown": "render", "write_comparison": "render",
 }  # fmt: skip
 
 
@@ -69,7 +69,6 @@ __all__ = [
     "parse_contender",
     "parse_params",
     "recipe_from_args",
-    "register_defense_section",
     "render_markdown",
     "write_comparison",
 ]

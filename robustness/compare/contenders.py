@@ -10,7 +10,7 @@ the same dataset, samples, seed and grid; a transform defense gets a second, nai
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -152,12 +152,6 @@ SHARED = (
 )  # fmt: skip
 
 
-def _audit_fields() -> set[str]:
-    from robustness.config import AuditConfig
-
-    return {f.name for f in fields(AuditConfig)}
-
-
 def audit_configs(config: CompareConfig, contender: Contender) -> dict[str, Any]:
     """The audits a contender needs: ``{"main": AuditConfig}`` plus ``"naive"`` for transforms."""
     from robustness.config import AuditConfig
@@ -170,11 +164,6 @@ def audit_configs(config: CompareConfig, contender: Contender) -> dict[str, Any]
     assert contender.defense is not None
     if contender.defense == "standard" and not contender.params:
         return {"main": AuditConfig(**base)}
-    if "defense" not in _audit_fields():
-        raise UsageError(
-            f"contender {contender.label!r} needs AuditConfig.defense, which this build of the engine lacks; "
-            "update robustness (config.py/engine.py) or compare stored runs (run:RUN_ID)."
-        )
     if DEFENSES.get(contender.defense).kind is DefenseKind.TRAINING:
         base["weights"] = None  # a training defense trains --model's architecture from scratch
     main = AuditConfig(

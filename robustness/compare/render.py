@@ -301,14 +301,3 @@ def defense_section(store: Any, run_id: str, results: pd.DataFrame) -> list[str]
             make_table(["", *[f"L2 r={r:g}" for r in certified["radii"]]], [["certified accuracy", *acc]]),
         ]
     return [*lines, ""]
-
-
-def register_defense_section() -> None:
-    """Add :func:`defense_section` to the single-run report's sections (once)."""
-    from robustness.outputs import SECTION_HOOKS
-
-    if defense_section not in SECTION_HOOKS:
-        SECTION_HOOKS.append(defense_section)
-
-
-register_defense_section()

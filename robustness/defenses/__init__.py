@@ -22,7 +22,6 @@ pgd-at(steps=5)
 
 from __future__ import annotations
 
-from robustness.compare.render import register_defense_section
 from robustness.defenses import adversarial as _adversarial  # noqa: F401  (registers defenses)
 from robustness.defenses import augment as _augment  # noqa: F401
 from robustness.defenses import smoothing as _smoothing  # noqa: F401
@@ -42,8 +41,6 @@ from robustness.defenses.integration import (
     training_loss,
 )
 from robustness.defenses.smoothing import Certificate, RandomizedSmoothing
-
-register_defense_section()  # single-run reports describe the defense and its certificates
 
 __all__ = [
     "CERTIFIED",
