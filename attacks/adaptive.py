@@ -26,8 +26,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from attacks import params
 from attacks.base import model_bounds, model_device, true_model
+from robustness import params
 from robustness.errors import UsageError
 from robustness.models.classifier import Classifier
 

@@ -28,9 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attacks import params
 from attacks.base import ATTACKS, FixedBudgetAttack, model_bounds
 from attacks.geometry import Norm, normalize, project, random_in_ball
+from robustness import params
 from robustness.errors import UsageError
 
 LOSSES = ("ce", "margin")

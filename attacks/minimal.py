@@ -21,10 +21,10 @@ import foolbox as fb
 import torch
 from torch import nn
 
-from attacks import params
 from attacks.base import ATTACKS, MinimalAttack, model_bounds, model_device, successful
 from attacks.foolbox_bridge import criterion, foolbox_model, frozen, seeded
 from attacks.geometry import Norm
+from robustness import params
 from robustness.errors import UsageError
 
 

@@ -13,14 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustness.defenses.base import (
-    DEFENSES,
-    LossFn,
-    TrainingDefense,
-    non_negative_float,
-    positive_float,
-    positive_int,
-)
+from robustness import params
+from robustness.defenses.base import DEFENSES, LossFn, TrainingDefense
 
 
 def _project(x: torch.Tensor, adv: torch.Tensor, epsilon: float) -> torch.Tensor:
@@ -79,10 +73,10 @@ class PGDAdversarialTraining(TrainingDefense):
     def __init__(
         self, *, epsilon: float = 0.1, steps: int = 7, step_size: float | None = None, epochs: int = 15
     ) -> None:
-        self.epsilon = positive_float(self.name, "epsilon", epsilon)
-        self.steps = positive_int(self.name, "steps", steps)
-        self.step_size = None if step_size is None else positive_float(self.name, "step_size", step_size)
-        self.epochs = positive_int(self.name, "epochs", epochs)
+        self.epsilon = params.positive_float(self.label, "epsilon", epsilon)
+        self.steps = params.positive_int(self.label, "steps", steps)
+        self.step_size = None if step_size is None else params.positive_float(self.label, "step_size", step_size)
+        self.epochs = params.positive_int(self.label, "epochs", epochs)
 
     @property
     def alpha(self) -> float:
@@ -120,11 +114,11 @@ class TRADES(TrainingDefense):
         beta: float = 6.0,
         epochs: int = 15,
     ) -> None:
-        self.epsilon = positive_float(self.name, "epsilon", epsilon)
-        self.steps = positive_int(self.name, "steps", steps)
-        self.step_size = None if step_size is None else positive_float(self.name, "step_size", step_size)
-        self.beta = non_negative_float(self.name, "beta", beta)
-        self.epochs = positive_int(self.name, "epochs", epochs)
+        self.epsilon = params.positive_float(self.label, "epsilon", epsilon)
+        self.steps = params.positive_int(self.label, "steps", steps)
+        self.step_size = None if step_size is None else params.positive_float(self.label, "step_size", step_size)
+        self.beta = params.non_negative_float(self.label, "beta", beta)
+        self.epochs = params.positive_int(self.label, "epochs", epochs)
 
     def loss(self, *, num_classes: int) -> LossFn:
         alpha = self.step_size if self.step_size is not None else 2.5 * self.epsilon / self.steps
@@ -162,9 +156,9 @@ class FastAdversarialTraining(TrainingDefense):
     name = "fgsm-rs"
 
     def __init__(self, *, epsilon: float = 0.1, alpha: float = 1.25, epochs: int = 15) -> None:
-        self.epsilon = positive_float(self.name, "epsilon", epsilon)
-        self.alpha = positive_float(self.name, "alpha", alpha)
-        self.epochs = positive_int(self.name, "epochs", epochs)
+        self.epsilon = params.positive_float(self.label, "epsilon", epsilon)
+        self.alpha = params.positive_float(self.label, "alpha", alpha)
+        self.epochs = params.positive_int(self.label, "epochs", epochs)
 
     def loss(self, *, num_classes: int) -> LossFn:
         def fgsm_rs_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

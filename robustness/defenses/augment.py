@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustness.defenses.base import DEFENSES, LossFn, TrainingDefense, positive_float, positive_int
+from robustness import params
+from robustness.defenses.base import DEFENSES, LossFn, TrainingDefense
 from robustness.errors import UsageError
 
 #: batch [N, C, H, W] in [0, 1], per-sample levels [N] in (0, 1] -> augmented batch
@@ -213,16 +214,16 @@ class AugMixTraining(TrainingDefense):
                 f"defense 'augment': severity should be an integer between 1 and 10, but got {severity!r}."
             )
         self.severity = severity
-        self.width = positive_int(self.name, "width", width)
+        self.width = params.positive_int(self.label, "width", width)
         if isinstance(depth, bool) or not isinstance(depth, int) or not (depth == -1 or depth >= 1):
             raise UsageError(
                 f"defense 'augment': depth should be -1 (random 1..3) or a positive integer, but got {depth!r}."
             )
         self.depth = depth
-        self.alpha = positive_float(self.name, "alpha", alpha)
+        self.alpha = params.positive_float(self.label, "alpha", alpha)
         self.jsd = bool(jsd)
-        self.jsd_weight = positive_float(self.name, "jsd_weight", jsd_weight)
-        self.epochs = positive_int(self.name, "epochs", epochs)
+        self.jsd_weight = params.positive_float(self.label, "jsd_weight", jsd_weight)
+        self.epochs = params.positive_int(self.label, "epochs", epochs)
 
     @property
     def operations(self) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -44,6 +44,11 @@ class Defense(ABC):
 
     name: ClassVar[str]
     kind: ClassVar[DefenseKind]
+
+    @property
+    def label(self) -> str:
+        """How error messages name this defense."""
+        return f"defense {self.name!r}"
 
     def hyperparameters(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.defaults()}
@@ -159,40 +164,3 @@ class TransformDefense(Defense):
 
 
 DEFENSES: Registry[type[Defense]] = Registry("defense")
-
-
-# hyperparameter validation: messages name the argument ----------------------------------------
-def positive_int(owner: str, name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"defense {owner!r}: {name} should be a positive integer, but got {value!r}.")
-    return value
-
-
-def non_negative_int(owner: str, name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise UsageError(f"defense {owner!r}: {name} should be a non-negative integer, but got {value!r}.")
-    return value
-
-
-def positive_float(owner: str, name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise UsageError(f"defense {owner!r}: {name} should be a positive number, but got {value!r}.")
-    return float(value)
-
-
-def non_negative_float(owner: str, name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise UsageError(f"defense {owner!r}: {name} should be a non-negative number, but got {value!r}.")
-    return float(value)
-
-
-def in_range(owner: str, name: str, value: object, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise UsageError(f"defense {owner!r}: {name} should be between {low} and {high}, but got {value!r}.")
-    return float(value)
-
-
-def choice(owner: str, name: str, value: object, options: Sequence[str]) -> str:
-    if value not in options:
-        raise UsageError(f"defense {owner!r}: {name} should be one of {', '.join(options)}, but got {value!r}.")
-    return str(value)

@@ -29,7 +29,8 @@ from scipy.stats import beta as _beta
 from scipy.stats import norm as _normal
 from torch import nn
 
-from robustness.defenses.base import DEFENSES, LossFn, TrainingDefense, positive_float, positive_int
+from robustness import params
+from robustness.defenses.base import DEFENSES, LossFn, TrainingDefense
 from robustness.errors import UsageError
 
 ABSTAIN = -1
@@ -90,9 +91,9 @@ class RandomizedSmoothing(TrainingDefense):
         batch: int = 1024,
         epochs: int = 15,
     ) -> None:
-        self.sigma = positive_float(self.name, "sigma", sigma)
-        self.n0 = positive_int(self.name, "n0", n0)
-        self.n = positive_int(self.name, "n", n)
+        self.sigma = params.positive_float(self.label, "sigma", sigma)
+        self.n0 = params.positive_int(self.label, "n0", n0)
+        self.n = params.positive_int(self.label, "n", n)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 0.5:
             raise UsageError(f"defense 'smoothing': alpha should be a probability in (0, 0.5), but got {alpha!r}.")
         self.alpha = float(alpha)
@@ -102,8 +103,8 @@ class RandomizedSmoothing(TrainingDefense):
                 f"defense 'smoothing': radii should be non-negative L2 radii like 0.25,0.5, but got {radii!r}."
             )
         self.radii = tuple(sorted({float(r) for r in values}))
-        self.batch = positive_int(self.name, "batch", batch)
-        self.epochs = positive_int(self.name, "epochs", epochs)
+        self.batch = params.positive_int(self.label, "batch", batch)
+        self.epochs = params.positive_int(self.label, "epochs", epochs)
 
     @property
     def max_radius(self) -> float:

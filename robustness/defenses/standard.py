@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustness.defenses.base import DEFENSES, LossFn, TrainingDefense, positive_int
+from robustness import params
+from robustness.defenses.base import DEFENSES, LossFn, TrainingDefense
 
 
 @DEFENSES.register("standard")
@@ -20,7 +21,7 @@ class Standard(TrainingDefense):
     name = "standard"
 
     def __init__(self, *, epochs: int = 15) -> None:
-        self.epochs = positive_int(self.name, "epochs", epochs)
+        self.epochs = params.positive_int(self.label, "epochs", epochs)
 
     def loss(self, *, num_classes: int) -> LossFn:
         def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -16,15 +16,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from robustness import params
 from robustness.defenses import codec
-from robustness.defenses.base import (
-    DEFENSES,
-    TransformDefense,
-    choice,
-    in_range,
-    non_negative_float,
-    positive_int,
-)
+from robustness.defenses.base import DEFENSES, TransformDefense
 from robustness.errors import UsageError
 
 BACKWARDS = ("identity", "straight_through", "exact")
@@ -46,7 +40,7 @@ class JPEGDefense(TransformDefense):
         if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
             raise UsageError(f"defense 'jpeg': quality should be an integer between 1 and 100, but got {quality!r}.")
         self.quality = quality
-        self.backward = choice(self.name, "backward", backward, BACKWARDS)
+        self.backward = params.choice(self.label, "backward", backward, BACKWARDS)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         return codec.jpeg(x, self.quality)
@@ -79,9 +73,9 @@ class BitDepthDefense(TransformDefense):
         if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 8:
             raise UsageError(f"defense 'bit-depth': bits should be an integer between 1 and 8, but got {bits!r}.")
         self.bits = bits
-        self.dither = non_negative_float(self.name, "dither", dither)
+        self.dither = params.non_negative_float(self.label, "dither", dither)
         self.seed = int(seed)
-        self.backward = choice(self.name, "backward", backward, BACKWARDS)
+        self.backward = params.choice(self.label, "backward", backward, BACKWARDS)
         self._generator = torch.Generator().manual_seed(self.seed)
 
     @property
@@ -105,11 +99,11 @@ class MedianFilterDefense(TransformDefense):
     name = "median-filter"
 
     def __init__(self, *, size: int = 3, backward: str = "identity") -> None:
-        in_range(self.name, "size", size, 3, 9)
+        params.in_range(self.label, "size", size, 3, 9)
         if isinstance(size, bool) or not isinstance(size, int) or size % 2 == 0:
             raise UsageError(f"defense 'median-filter': size should be an odd integer (3, 5, 7, 9), but got {size!r}.")
-        self.size = positive_int(self.name, "size", size)
-        self.backward = choice(self.name, "backward", backward, BACKWARDS)
+        self.size = params.positive_int(self.label, "size", size)
+        self.backward = params.choice(self.label, "backward", backward, BACKWARDS)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         return codec.median_filter(x, self.size)

@@ -1,4 +1,7 @@
-"""Validation of attack hyperparameters at construction, with messages that name the argument."""
+"""Validation of attack and defense hyperparameters at construction; messages name the owner and argument.
+
+``owner`` is how the message names what is being built: ``"pgd_linf"``, ``"defense 'jpeg'"``.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +40,12 @@ def non_negative_float(owner: str, name: str, value: object) -> float:
 
 def optional_positive_float(owner: str, name: str, value: object) -> float | None:
     return None if value is None else positive_float(owner, name, value)
+
+
+def in_range(owner: str, name: str, value: object, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise UsageError(f"{owner}: {name} should be between {low} and {high}, but got {value!r}.")
+    return float(value)
 
 
 def choice(owner: str, name: str, value: object, options: Sequence[str]) -> str:
