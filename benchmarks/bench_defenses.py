@@ -35,9 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks.markdown_section import replace_section  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
-SECTION = "## Defenses"
+SECTION = "Defenses"
 COMMAND = "python benchmarks/bench_defenses.py"
 CONTENDERS = ("standard", "pgd-at", "trades", "fgsm-rs", "augment", "jpeg", "bit-depth", "median-filter", "smoothing")
 PGD_CELL = "pgd_linf linf eps=0.1"
@@ -149,20 +151,6 @@ def environment() -> str:
     )
 
 
-def update_section(body: str, path: Path = BENCHMARKS_MD) -> None:
-    """Replace (or append) the ``## Defenses`` section of BENCHMARKS.md, leaving other sections alone."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{SECTION}\n\n{body.strip()}\n"
-    if SECTION + "\n" not in text:
-        text = text.rstrip() + "\n\n" + block
-    else:
-        head, rest = text.split(SECTION + "\n", 1)
-        following = rest.find("\n## ")
-        tail = "" if following < 0 else rest[following:]
-        text = head + block + tail
-    path.write_text(text.rstrip() + "\n")
-
-
 def run(args: argparse.Namespace) -> tuple[str, Any]:
     from robustness.compare import CompareConfig, compare
 
@@ -247,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     print(body)
     print(f"report: {outcome.out_dir / 'report.md'}")
     if not args.quick:
-        update_section(body, args.benchmarks_md)
+        replace_section(args.benchmarks_md, SECTION, body)
     return 0
 
 

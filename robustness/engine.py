@@ -181,15 +181,12 @@ class AttackOutcome:
     @classmethod
     def concat(cls, parts: list[AttackOutcome]) -> AttackOutcome:
         """The outcome over consecutive sample ranges, in order."""
+        robust = np.concatenate([p.robust for p in parts], axis=1)
+        return cls(robust, _join([p.distances for p in parts]), _join([p.attacked for p in parts]))
 
-        def join(arrays: list[np.ndarray | None], axis: int = 0) -> np.ndarray | None:
-            return None if any(a is None for a in arrays) else np.concatenate(arrays, axis=axis)  # type: ignore[arg-type]
 
-        return cls(
-            join([p.robust for p in parts], axis=1),  # type: ignore[arg-type]
-            join([p.distances for p in parts]),
-            join([p.attacked for p in parts]),
-        )
+def _join(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+    return None if any(a is None for a in arrays) else np.concatenate([a for a in arrays if a is not None])
 
 
 def evaluate_attack(prep: Prepared, task: AttackTask) -> AttackOutcome:

@@ -128,8 +128,10 @@ def test_out_folder_that_is_a_file_is_refused(tmp_path: Path, capsys: pytest.Cap
 def test_list_shows_registries(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(["list"], capsys)
     assert code == 0
-    for word in ("digits", "small-cnn", "rotation", "pgd_linf"):
+    for word in ("digits", "small-cnn", "rotation", "pgd_linf", "pgd-at", "median-filter"):
         assert word in out
+    code, out, _ = run_cli(["list", "defenses"], capsys)
+    assert code == 0 and "smoothing      training" in out and "jpeg           transform" in out and "pgd_linf" not in out
 
 
 def test_report_of_unknown_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
