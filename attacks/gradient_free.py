@@ -9,8 +9,10 @@ adversarials the gradient attacks missed, the gradients are not to be trusted.
 * ``hsj_l2`` / ``hsj_linf`` (minimum norm, decision-based): HopSkipJump (Chen et al. 2020)
   from a blended-noise starting point.
 
-Both run on a seeded subset of at most ``max_samples`` clean-correct samples per sweep call
-(``None``: all); the rest are reported as not attacked (``SweepResult.attacked``).
+Each can run on a seeded subset of at most ``max_samples`` clean-correct samples per sweep
+call (``None``: all; the noise floor's default, since it is cheap; HopSkipJump's default is
+10, since it queries the model thousands of times per sample). Skipped samples are reported as
+not attacked (``SweepResult.attacked``) and an audit's report marks those cells as upper bounds.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class _RepeatedNoise(FixedBudgetAttack):
     gradient_free = True
     backend = "foolbox"
 
-    def __init__(self, *, repeats: int = 10, max_samples: int | None = 32) -> None:
+    def __init__(self, *, repeats: int = 10, max_samples: int | None = None) -> None:
         self.repeats = params.positive_int(self.name, "repeats", repeats)
         self.max_samples = params.optional_positive_int(self.name, "max_samples", max_samples)
 

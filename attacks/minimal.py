@@ -48,8 +48,9 @@ class L2CarliniWagner(_FoolboxMinimal):
     """Carlini & Wagner (2017) L2 attack: Adam on a tanh-box margin objective, binary search on c.
 
     CW optimizes every sample for every step (no early stop: it minimizes), so the defaults
-    are modest to fit an audit budget: 4 x 25 steps, c starting at 0.1, on at most 128
-    samples per sweep call. Raise them (``max_samples=None``) for a reference evaluation.
+    are modest to fit an audit budget: 4 x 25 steps, c starting at 0.1, on every sample.
+    ``max_samples=K`` attacks a seeded draw of K clean-correct samples per sweep call instead
+    (the report then marks the cells as upper bounds); raise the steps for a reference evaluation.
     """
 
     name = "cw_l2"
@@ -65,7 +66,7 @@ class L2CarliniWagner(_FoolboxMinimal):
         confidence: float = 0.0,
         initial_const: float = 0.1,
         abort_early: bool = True,
-        max_samples: int | None = 128,
+        max_samples: int | None = None,
         target: int | str | None = None,
     ) -> None:
         self.binary_search_steps = params.positive_int(self.name, "binary_search_steps", binary_search_steps)

@@ -38,7 +38,7 @@ from reports.html_parts import (
     table,
 )
 from reports.model import RunReport, RunSummary
-from reports.tables import clean_accuracy, most_damaging, with_drop
+from reports.tables import clean_accuracy, most_damaging, skipped_notes, with_drop
 
 SECTIONS = (
     ("summary", "Summary"),
@@ -304,6 +304,7 @@ def attack_section(report: RunReport, figs: Mapping[str, bytes]) -> Html:
                 row_classes=["strong" if n == "worst_case" else "" for n in names],
             ),
         ]
+    parts += [note(text.replace("`", ""), "warn") for text in skipped_notes(res)]
     parts.append(Html("<h3>Minimal perturbations</h3>"))
     if report.distances:
         parts.append(

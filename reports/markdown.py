@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from reports.tables import clean_accuracy, most_damaging, with_drop
+from reports.tables import clean_accuracy, most_damaging, skipped_notes, with_drop
 
 if TYPE_CHECKING:
     from reports.model import RunReport
@@ -114,6 +114,13 @@ def corruption_section(df: pd.DataFrame) -> list[str]:
     return lines
 
 
+def shown_setting(config: Mapping[str, Any], key: str, value: Any) -> bool:
+    """Whether the reproducibility line lists a config setting (unset ones and unused defense settings are left out)."""
+    if key.startswith("defense_") and not config.get("defense"):
+        return False
+    return value not in (None, [], (), {})
+
+
 def attack_section(df: pd.DataFrame) -> list[str]:
     att = df[df["kind"] == "attack"]
     if att.empty:
@@ -131,6 +138,8 @@ def attack_section(df: pd.DataFrame) -> list[str]:
         names = [n for n in wide.index if n != "worst_case"] + (["worst_case"] if "worst_case" in wide.index else [])
         rows = [[f"**{n}**" if n == "worst_case" else n, *[pct(wide.loc[n].get(e)) for e in epsilons]] for n in names]
         lines += ["", f"### {norm}", "", make_table(["attack", *[f"eps {fmt_eps(e)}" for e in epsilons]], rows)]
+    for text in skipped_notes(df):
+        lines += ["", f"Note: {text}"]
     return lines
 
 
@@ -172,7 +181,7 @@ def render_markdown(
         "",
         f"- Command: `{run.get('command', 'robustness audit')}`",
         f"- Run id: `{run['run_id']}`; store: `{run.get('store', '')}`",
-        "- Config: " + ", ".join(f"{k}={v}" for k, v in sorted(config.items()) if v not in (None, [], ())),
+        "- Config: " + ", ".join(f"{k}={v}" for k, v in sorted(config.items()) if shown_setting(config, k, v)),
     ]
     versions = run.get("versions", {})
     if versions:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from reports.stats import wilson_interval
@@ -28,6 +30,35 @@ def tidy(cells: pd.DataFrame) -> pd.DataFrame:
     df["_worst"] = df["perturbation"].eq("worst_case")
     df = df.sort_values(["_kind", "norm", "_worst", "perturbation", "severity", "epsilon"], na_position="first")
     return df.drop(columns=["_kind", "_worst"]).reset_index(drop=True)
+
+
+def skipped_notes(tidy_df: pd.DataFrame) -> list[str]:
+    """One sentence per attack that ran on a subset of the clean-correct samples (its ``max_samples``).
+
+    The samples it skipped count as robust in its cells, so its accuracies are upper bounds.
+    """
+    att = tidy_df[tidy_df["kind"] == "attack"]
+    if att.empty or "extra" not in att:
+        return []
+    clean = tidy_df[tidy_df["kind"] == "clean"]
+    correct = int(clean["correct"].iloc[0]) if len(clean) else None
+    notes = []
+    for name, group in att.groupby("perturbation", sort=True):
+        skipped = max(_extra(e).get("skipped", 0) for e in group["extra"])
+        if skipped and correct is not None:
+            notes.append(
+                f"`{name}` ran on {correct - skipped} of the {correct} clean-correct samples (a seeded draw, its "
+                f"max_samples); the {skipped} it skipped count as robust, so its accuracies are upper bounds."
+            )
+    return notes
+
+
+def _extra(value: object) -> dict:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value:
+        return json.loads(value)
+    return {}
 
 
 def results_csv_frame(tidy_df: pd.DataFrame) -> pd.DataFrame:

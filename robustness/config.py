@@ -82,6 +82,9 @@ class AuditConfig:
             raise UsageError(f"--num-classes should be at least 2, but got {self.num_classes}.")
         if self.defense_eval not in ("adaptive", "naive"):
             raise UsageError(f"--defense-eval should be 'adaptive' or 'naive', but got {self.defense_eval!r}.")
+        if self.defense is None and (self.defense_params or self.defense_eval != "adaptive"):
+            given = "--defense-params" if self.defense_params else "--defense-eval"
+            raise UsageError(f"{given} needs --defense NAME (see `robustness list defenses`), but no defense was given.")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuditConfig:

@@ -175,18 +175,20 @@ class AttackOutcome:
     """One attack task's verified per-sample outcome over its epsilons."""
 
     robust: np.ndarray  # [K, N] bool
+    skipped: np.ndarray  # [N] bool: clean-correct samples the attack did not run on (its max_samples)
     distances: np.ndarray | None = None  # [N] minimal fooling norm (minimum-norm attacks)
-    attacked: np.ndarray | None = None  # [N] bool: the attack ran on the sample (None: on every one)
 
     @classmethod
     def concat(cls, parts: list[AttackOutcome]) -> AttackOutcome:
         """The outcome over consecutive sample ranges, in order."""
-        robust = np.concatenate([p.robust for p in parts], axis=1)
-        return cls(robust, _join([p.distances for p in parts]), _join([p.attacked for p in parts]))
-
-
-def _join(arrays: list[np.ndarray | None]) -> np.ndarray | None:
-    return None if any(a is None for a in arrays) else np.concatenate([a for a in arrays if a is not None])
+        has_distances = {p.distances is not None for p in parts}
+        if len(has_distances) > 1:
+            raise ValueError("every part of an attack outcome should have distances, or none should")
+        return cls(
+            np.concatenate([p.robust for p in parts], axis=1),
+            np.concatenate([p.skipped for p in parts]),
+            np.concatenate([p.distances for p in parts]) if has_distances == {True} else None,  # type: ignore[misc]
+        )
 
 
 def evaluate_attack(prep: Prepared, task: AttackTask) -> AttackOutcome:
@@ -199,23 +201,29 @@ def evaluate_attack(prep: Prepared, task: AttackTask) -> AttackOutcome:
     for batch in prep.dataset.batches(prep.config.batch_size, prep.positions):
         seed = prep.config.seed * 1_000_003 + int(batch.indices[0])
         result = attack.sweep(model, batch.images, batch.labels, task.epsilons, seed=seed)
-        n = len(batch.labels)
-        attacked = np.ones(n, dtype=bool) if result.attacked is None else np.asarray(result.attacked, dtype=bool)
-        parts.append(AttackOutcome(result.robust, result.distances, attacked))
+        skipped = np.zeros(result.n, dtype=bool) if result.attacked is None else result.clean_correct & ~result.attacked
+        parts.append(AttackOutcome(result.robust, skipped, result.distances))
     if not parts:
-        return AttackOutcome(np.zeros((len(task.epsilons), 0), dtype=bool))
+        return AttackOutcome(np.zeros((len(task.epsilons), 0), dtype=bool), np.zeros(0, dtype=bool))
     return AttackOutcome.concat(parts)
 
 
 def commit_attack(prep: Prepared, store: Store, task: AttackTask, outcome: AttackOutcome, seconds: float) -> int:
-    """Store the task's per-sample artifacts, then its cells (the commit marks it finished); return the cell count."""
+    """Store the task's per-sample artifacts, then its cells (the commit marks it finished); return the cell count.
+
+    A sample the attack skipped counts as robust in its cells (nothing fooled it), so those cells
+    are upper bounds: the cells say how many were skipped (``extra["skipped"]``) and the report
+    says so next to them.
+    """
+    extra = dict(task.params)
     if outcome.distances is not None:
         store.put_artifact(prep.run_id, f"distances/{task.name}", outcome.distances)
-    if outcome.attacked is not None and not outcome.attacked.all():
-        store.put_artifact(prep.run_id, f"attacked/{task.name}", outcome.attacked)
+    if outcome.skipped.any():
+        store.put_artifact(prep.run_id, f"skipped/{task.name}", outcome.skipped)
+        extra["skipped"] = int(outcome.skipped.sum())
     per_eps = seconds / len(task.epsilons)
     store.commit_cells(
-        prep.run_id, [cell_result(c, outcome.robust[k], per_eps, extra=task.params) for k, c in enumerate(task.cells)]
+        prep.run_id, [cell_result(c, outcome.robust[k], per_eps, extra=extra) for k, c in enumerate(task.cells)]
     )
     return len(task.cells)
 
@@ -291,7 +299,8 @@ def run_sanity_checks(prep: Prepared, store: Store) -> None:
     for task in prep.plan.attack_tasks:
         robust = np.stack([bits[c.key] for c in task.cells])
         distances = store.artifact(prep.run_id, f"distances/{task.name}")
-        attacked = store.artifact(prep.run_id, f"attacked/{task.name}")  # absent: every clean-correct sample
+        skipped = store.artifact(prep.run_id, f"skipped/{task.name}")  # absent: the attack ran on every sample
+        attacked = None if skipped is None else ~skipped
         results.append(
             attacks.SweepResult(
                 task.name, attacks.Norm(task.norm), task.epsilons, robust, clean, distances, attacked=attacked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -143,8 +144,15 @@ def test_sanity_checks_count_only_the_samples_a_subset_attack_ran_on(tmp_path: P
     )
     outcome = run_audit(config)
     with Store(outcome.store, readonly=True) as store:
-        attacked = store.artifact(outcome.run_id, "attacked/noise_linf")
+        skipped = store.artifact(outcome.run_id, "skipped/noise_linf")
+        clean = store.bits(outcome.run_id)["clean"]
         flags = {f["check"]: f for f in store.artifact(outcome.run_id, "sanity")}
-    per_batch = [min(5, len(attacked[s : s + 40])) for s in range(0, 96, 40)]  # max_samples applies per sweep call
-    assert attacked.dtype == bool and attacked.sum() == sum(per_batch)
+        assert store.artifact(outcome.run_id, "skipped/fgsm") is None  # fgsm ran on every sample
+    attacked = clean & ~skipped
+    per_batch = [min(5, int(clean[s : s + 40].sum())) for s in range(0, 96, 40)]  # max_samples applies per sweep call
+    assert skipped.dtype == bool and not (skipped & ~clean).any() and attacked.sum() == sum(per_batch)
     assert f"of {int(attacked.sum())} attacked samples" in flags["gradient_free_stronger"]["detail"]
+    noise = outcome.results[outcome.results["perturbation"] == "noise_linf"]
+    assert (noise["extra"].map(lambda e: json.loads(e)["skipped"]) == int(skipped.sum())).all()
+    report = (outcome.out_dir / "report.md").read_text()
+    assert f"`noise_linf` ran on {int(attacked.sum())} of the {int(clean.sum())} clean-correct samples" in report

@@ -305,6 +305,10 @@ def test_cli_defense_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
     assert main(["train", "--defense", "median-filter"]) == 2
     assert "input transformation" in capsys.readouterr().err
+    assert main(["audit", "--defense-eval", "naive", "--out", str(tmp_path)]) == 2
+    assert "--defense-eval needs --defense NAME" in capsys.readouterr().err
+    assert main(["audit", "--defense-params", "quality=50", "--out", str(tmp_path)]) == 2
+    assert "--defense-params needs --defense NAME" in capsys.readouterr().err
     assert main(["train", "--defense", "pgd-at", "--defense-params", "epsilon=-1"]) == 2
     assert "epsilon should be a positive number" in capsys.readouterr().err
     weights = ensure_trained("small-cnn", "digits", seed=0, recipe=TrainRecipe(epochs=1))

@@ -63,7 +63,9 @@ class BitDepthDefense(TransformDefense):
         bits: bits per pixel kept, 1..8.
         dither: uniform noise added before rounding, in quantization steps (0 = none); a
             dithered transform is random, so adaptive attacks add EOT.
-        seed: seed of the dithering noise (the defended model is deterministic given it).
+        seed: seed of the dithering noise. The noise is one stream per process, drawn in call
+            order, so a dithered run on the Ray backend or a resumed run draws other noise
+            than an uninterrupted local run (same distribution, other samples).
         backward: BPDA backward pass for adaptive attacks.
     """
 
