@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_corruption_grid.py
 	$(PY) benchmarks/bench_attacks.py
 	$(PY) benchmarks/bench_scale.py
+	$(PY) benchmarks/bench_defenses.py
 
 gpu-check: $(STAMP)
 	$(PY) benchmarks/gpu_check.py
