@@ -43,13 +43,20 @@ def skipped_notes(tidy_df: pd.DataFrame) -> list[str]:
     clean = tidy_df[tidy_df["kind"] == "clean"]
     correct = int(clean["correct"].iloc[0]) if len(clean) else None
     notes = []
-    for name, group in att.groupby("perturbation", sort=True):
+    members = att[att["perturbation"] != "worst_case"]
+    for name, group in members.groupby("perturbation", sort=True):
         skipped = max(_extra(e).get("skipped", 0) for e in group["extra"])
-        if skipped and correct is not None:
-            notes.append(
-                f"`{name}` ran on {correct - skipped} of the {correct} clean-correct samples (a seeded draw, its "
-                f"max_samples); the {skipped} it skipped count as robust, so its accuracies are upper bounds."
-            )
+        if not skipped or correct is None:
+            continue
+        text = (
+            f"`{name}` ran on {correct - skipped} of the {correct} clean-correct samples (a seeded draw, its "
+            f"max_samples); the {skipped} it skipped count as robust, so its accuracies are upper bounds"
+        )
+        same_norm = members[members["norm"] == group["norm"].iloc[0]]
+        alone = sorted(e for e, at in same_norm.groupby("epsilon") if set(at["perturbation"]) == {name})
+        if alone:
+            text += f", and so is `worst_case` at eps {', '.join(f'{e:g}' for e in alone)}, where no other attack ran"
+        notes.append(text + ".")
     return notes
 
 

@@ -438,3 +438,20 @@ def test_most_damaging_lists_distinct_perturbations(store: Store) -> None:
     assert top["drop"].is_monotonic_decreasing
     pgd = top[top["perturbation"] == "pgd_linf"]
     assert pgd.empty or float(pgd["epsilon"].iloc[0]) == 0.3  # the smallest budget reaching its lowest accuracy
+
+
+def test_subset_attack_rows_are_marked_as_upper_bounds() -> None:
+    import json
+
+    from reports.tables import skipped_notes
+
+    rows = [{"kind": "clean", "perturbation": "clean", "norm": None, "epsilon": None, "correct": 90, "extra": None}]
+    for eps in (0.5, 1.0):
+        rows.append({"kind": "attack", "perturbation": "hsj_l2", "norm": "l2", "epsilon": eps, "correct": 80,
+                     "extra": json.dumps({"skipped": 60})})  # fmt: skip
+    for name in ("pgd_l2", "worst_case"):
+        rows.append({"kind": "attack", "perturbation": name, "norm": "l2", "epsilon": 0.5, "correct": 70, "extra": "{}"})
+    (note,) = skipped_notes(pd.DataFrame(rows))
+    assert "`hsj_l2` ran on 30 of the 90 clean-correct samples" in note and "upper bounds" in note
+    assert "`worst_case` at eps 1," in note  # at 0.5 pgd_l2 covered every sample
+    assert skipped_notes(pd.DataFrame(rows[:1] + rows[3:])) == []
