@@ -325,6 +325,14 @@ def markdown_section(lines: Sequence[str]) -> tuple[str, str, Html] | None:
         row = rows[i]
         if not row.strip():
             i += 1
+        elif row.lstrip().startswith("```"):
+            block = []
+            i += 1
+            while i < len(rows) and not rows[i].lstrip().startswith("```"):
+                block.append(rows[i])
+                i += 1
+            i += 1  # the closing fence
+            parts.append(f"<pre><code>{html.escape(chr(10).join(block))}</code></pre>")
         elif row.startswith("#"):
             level = min(4, len(row) - len(row.lstrip("#")) + 1)
             parts.append(f"<h{level}>{_inline(row.lstrip('#').strip())}</h{level}>")
@@ -348,7 +356,7 @@ def markdown_section(lines: Sequence[str]) -> tuple[str, str, Html] | None:
             parts.append(f"<ul>{''.join(items)}</ul>")
         else:
             para = []
-            while i < len(rows) and rows[i].strip() and not rows[i].lstrip().startswith(("|", "#", "- ", "* ")):
+            while i < len(rows) and rows[i].strip() and not rows[i].lstrip().startswith(("|", "#", "- ", "* ", "```")):
                 para.append(rows[i].strip())
                 i += 1
             parts.append(f"<p>{_inline(' '.join(para))}</p>")

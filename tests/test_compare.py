@@ -286,6 +286,9 @@ def test_defenses_compare_end_to_end(tmp_path: Path) -> None:
     assert sorted(certified["epsilon"]) == [0.0, 0.1] and set(certified["model"]) == {f"run:{smoothing.run_id}"}
     report = (outcome.out_dir / "report.md").read_text()
     assert "UNRELIABLE: naive evaluation" in report and "## Certified robustness" in report
+    page = (outcome.out_dir / "report.html").read_text()
+    assert page.count('<img src="data:image/png;base64,') == 2  # differences and robust-accuracy curves
+    assert "UNRELIABLE: naive evaluation" in page and "Certified robustness" in page and "<pre><code>" in page
     assert "1 cell(s) that not every run has were left out: attack/fgsm/linf/0.1" in report
     refs = {r.label: r for r in outcome.refs}
     assert refs["bit-depth"].naive_run_id and refs["standard"].naive_run_id is None

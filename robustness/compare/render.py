@@ -245,6 +245,44 @@ def comparison_id(refs: list[RunRef]) -> str:
     return f"compare-{hashlib.sha256(blob).hexdigest()[:10]}"
 
 
+def render_html(cmp: Comparison, markdown: str) -> str:
+    """The comparison as one self-contained HTML page: the Markdown report's sections and two figures."""
+    from reports.defense_plots import differences_figure, robust_curves_figure
+    from reports.html_parts import esc, figure, markdown_section, page, section
+    from reports.plots import png
+
+    intro, _, rest = markdown.partition("\n## ")
+    overview = markdown_section(["## Models", *intro.splitlines()[1:]])  # the first line is the title
+    sections = [markdown_section(("## " + chunk).splitlines()) for chunk in rest.split("\n## ")] if rest else []
+    figs = {name: make(cmp.table) for name, make in (("diff", differences_figure), ("curves", robust_curves_figure))}
+    plots = [
+        figure(
+            png(figs["diff"]) if figs["diff"] else None,
+            "differences to the baseline",
+            "Each model minus the baseline with its 95% interval: clean accuracy, mean corruption accuracy and "
+            "each attack at its middle budget (adaptive evaluations only).",
+        ),
+        figure(
+            png(figs["curves"]) if figs["curves"] else None,
+            "robust accuracy vs epsilon",
+            "Robust accuracy per attack as the budget grows (epsilon 0: clean accuracy). Dashed lines are naive "
+            "evaluations of input transformations: gradients masked by the transform, not robustness.",
+        ),
+    ]
+    parts = [p for p in (overview, *sections) if p is not None]
+    body = [section(anchor, title, content) for anchor, title, content in parts[:1]]
+    body += [section("figures", "Figures", *plots)]
+    body += [section(anchor, title, content) for anchor, title, content in parts[1:]]
+    nav = [(a, t) for a, t, _ in parts[:1]] + [("figures", "Figures")] + [(a, t) for a, t, _ in parts[1:]]
+    base = cmp.runs[0]
+    title = "Defense comparison: " + ", ".join(r.label for r in cmp.runs)
+    head = (
+        f"<h1>Defense comparison</h1><div class=\"meta\">{len(cmp.runs)} models · dataset {esc(base.dataset)} · "
+        f"{len(base.sample_ids)} samples · seed {base.seed} · baseline {esc(base.label)}</div>"
+    )
+    return page(title, head, nav, body, "robustness-suite · defense comparison · self-contained: no network, no scripts")
+
+
 def write_comparison(cmp: Comparison, config: CompareConfig, refs: list[RunRef]) -> Path:
     from robustness.outputs import atomic_folder
 
@@ -255,8 +293,10 @@ def write_comparison(cmp: Comparison, config: CompareConfig, refs: list[RunRef])
         "contenders": [asdict(r) for r in refs], "notes": cmp.notes, "dropped_cells": cmp.dropped,
         "methods": cmp.methods,
     }  # fmt: skip
+    markdown = render_markdown(cmp, record)
     files = {
-        "report.md": render_markdown(cmp, record),
+        "report.md": markdown,
+        "report.html": render_html(cmp, markdown),
         "comparison.csv": cmp.table.to_csv(index=False, float_format="%.6g"),
         "rankings.csv": cmp.rankings.to_csv(index=False, float_format="%.6g"),
         "compare.json": json.dumps(record, indent=2, sort_keys=True, default=str),
