@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import attacks  # noqa: E402
+from benchmarks.markdown_section import replace_section  # noqa: E402
 from robustness.config import AUDIT_ATTACKS, DEFAULT_EPS_L2, DEFAULT_EPS_LINF  # noqa: E402
 from robustness.models.classifier import Classifier  # noqa: E402
 
@@ -197,7 +198,16 @@ def main() -> None:
     section = render(pgd, sweep, suites, clean, len(x), env, args.repeats)
     print(section)
     if not args.no_write:
-        write_section(ROOT / "BENCHMARKS.md", section)
+        replace_section(ROOT / "BENCHMARKS.md", "Attacks", section.split("\n", 2)[2])  # body below the title
+
+
+def label_of(result: attacks.SweepResult) -> str:
+    """The attack's name, marked as an upper bound when it ran on a subset of the clean-correct samples."""
+    if result.attacked is None:
+        return result.attack
+    eligible = int(result.clean_correct.sum())
+    ran = int((result.clean_correct & result.attacked).sum())
+    return result.attack if ran == eligible else f"{result.attack} (ran on {ran} of {eligible}: upper bound)"
 
 
 def render(
@@ -274,25 +284,12 @@ def render(
             "|---|---:|---|",
         ]
         for r in [*suite.results, *suite.worst]:
-            lines.append(f"| {r.attack} | {suite.seconds.get(r.attack, r.seconds):.1f} | {fmt_acc(r.accuracy)} |")
+            lines.append(f"| {label_of(r)} | {suite.seconds.get(r.attack, r.seconds):.1f} | {fmt_acc(r.accuracy)} |")
         lines.append(f"| sanity checks | {suite.seconds.get('sanity_checks', 0.0):.1f} | |")
         medians = ", ".join(f"{d['attack']} {d['median']:.4g}" for d in suite.distances()) or "none"
         flagged = [f"{f.check} ({f.detail})" for f in suite.flags if not f.passed]
         lines += ["", f"Median minimal distances: {medians}. Flags raised: {'; '.join(flagged) or 'none'}."]
     return "\n".join(lines) + "\n"
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the ``## Attacks`` section, re-reading the file so others' sections survive."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == "## Attacks"), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines))
-        new = "".join(lines[:start]) + section + ("\n" if end < len(lines) else "") + "".join(lines[end:])
-    path.write_text(new)
 
 
 if __name__ == "__main__":

@@ -110,8 +110,18 @@ def prepare(config: AuditConfig) -> Prepared:
         precomputed = PrecomputedCorruptions(config.precomputed, classifier.input_shape)
         precomputed.check_labels(labels, positions, dataset.indices[positions], config.batch_size)
     run_id = run_id_for(config, model_info=info, corruption_cells=[c.key for c in plan.corruption_cells],
-                        attack_tasks=[(t.name, t.norm, t.epsilons, t.params) for t in plan.attack_tasks])  # fmt: skip
+                        attack_tasks=[(t.name, t.norm, t.epsilons, t.params) for t in plan.attack_tasks],
+                        **resolved_defense(info))  # fmt: skip
     return Prepared(config, classifier, dataset, positions, labels, plan, run_id, info, precomputed)
+
+
+def resolved_defense(info: dict[str, Any]) -> dict[str, Any]:
+    """The defense settings as the run id should see them: every hyperparameter spelled out (defaults
+    included), and the evaluation mode only where it matters (``defend`` records it for transforms)."""
+    defense = info.get("defense")
+    if not defense:
+        return {}
+    return {"defense_params": defense["hyperparameters"], "defense_eval": info.get("defense_eval")}
 
 
 def check_compatible(classifier: Classifier, dataset: ImageDataset) -> None:

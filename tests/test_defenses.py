@@ -377,3 +377,20 @@ def test_cli_help_lists_every_defense() -> None:
     assert {n.strip().split(" ")[0] for part in DEFENSE_NAMES.split(";") for n in part.split(",")} == set(
         defenses.DEFENSES
     )
+
+
+def test_run_id_sees_resolved_defense_settings(digits_weights: str) -> None:
+    from robustness.config import AuditConfig
+    from robustness.engine import prepare
+
+    def run_id(**settings: object) -> str:
+        config = AuditConfig(weights=digits_weights, n=8, corruptions=("none",), attacks=("fgsm",), **settings)
+        return prepare(config).run_id  # type: ignore[arg-type]
+
+    jpeg = run_id(defense="jpeg")
+    assert run_id(defense="jpeg", defense_params={"quality": 75}) == jpeg  # the default, spelled out
+    assert run_id(defense="jpeg", defense_params={"quality": 50}) != jpeg
+    assert run_id(defense="jpeg", defense_eval="naive") != jpeg
+    smoothing = {"defense": "smoothing", "defense_params": {"n": 32, "n0": 8}}
+    assert run_id(**smoothing, defense_eval="naive") == run_id(**smoothing)  # no transform: nothing to be naive about
+    assert run_id() not in (jpeg, run_id(**smoothing))

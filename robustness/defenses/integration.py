@@ -124,9 +124,9 @@ def defend(config: Any, classifier: nn.Module, info: dict[str, Any]) -> tuple[nn
     if defense is None:
         return classifier, info
     defense.check_model(classifier)
-    info = {**info, "defense": defense.describe(), "defense_eval": evaluation(config)}
-    if isinstance(defense, TransformDefense):
-        return defense.wrap(classifier), info
+    info = {**info, "defense": defense.describe()}
+    if isinstance(defense, TransformDefense):  # only attacks on a transform can be naive
+        return defense.wrap(classifier), {**info, "defense_eval": evaluation(config)}
     return classifier, info
 
 
