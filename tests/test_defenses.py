@@ -170,6 +170,10 @@ def test_bit_depth_and_median_filter() -> None:
     x = images(3, channels=2, size=9)
     out = codec.bit_depth(x, 2)
     assert set(torch.unique(out * 3).round().tolist()) <= {0.0, 1.0, 2.0, 3.0}
+    dithered = codec.bit_depth(x, 2, dither=1.0, seed=1)
+    assert torch.equal(codec.bit_depth(x[1:], 2, dither=1.0, seed=1), dithered[1:])  # keyed per image, not per call
+    repeated = codec.bit_depth(x[:1].repeat(4, 1, 1, 1), 2, dither=1.0, seed=1)
+    assert torch.equal(repeated[0], dithered[0]) and len({r.numpy().tobytes() for r in repeated}) > 1  # EOT copies
     med = codec.median_filter(x, 3)
     ref = ndimage.median_filter(x.numpy(), size=(1, 1, 3, 3), mode="mirror")
     np.testing.assert_allclose(med.numpy(), ref, atol=1e-6)

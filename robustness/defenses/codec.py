@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 import math
+import zlib
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -78,16 +80,32 @@ def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
     return torch.round(decoded.clamp(0, 255)) / 255
 
 
-def bit_depth(
-    x: torch.Tensor, bits: int, *, dither: float = 0.0, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """Round each pixel to one of ``2**bits`` levels; ``dither`` adds uniform noise of that many steps first."""
+def bit_depth(x: torch.Tensor, bits: int, *, dither: float = 0.0, seed: int = 0) -> torch.Tensor:
+    """Round each pixel to one of ``2**bits`` levels; ``dither`` adds uniform noise of that many steps first.
+
+    The noise of each image is keyed by ``(seed, its content, how often that content already
+    appeared in the batch)``: the same image gets the same noise in any batch, on any backend
+    and after a resume, while the copies EOT stacks into one batch each get their own draw.
+    """
     levels = 2**bits - 1
     scaled = x * levels
     if dither > 0:
-        noise = torch.rand(x.shape, generator=generator, device="cpu").to(x.device, x.dtype) - 0.5
-        scaled = scaled + dither * noise
+        scaled = scaled + dither * (content_keyed_uniform(x, seed) - 0.5)
     return torch.round(scaled).clamp(0, levels) / levels
+
+
+def content_keyed_uniform(x: torch.Tensor, seed: int) -> torch.Tensor:
+    """Uniform [0, 1) noise shaped like ``x``, one generator per image keyed by its content (see ``bit_depth``)."""
+    rows = x.detach().cpu().contiguous().numpy()
+    seen: dict[int, int] = {}
+    noise = []
+    for row in rows:
+        crc = zlib.crc32(row.tobytes())
+        seen[crc] = seen.get(crc, -1) + 1
+        key = np.random.SeedSequence([seed & 0xFFFFFFFF, crc, seen[crc]]).generate_state(2)
+        generator = torch.Generator().manual_seed(int(key[0]) << 32 | int(key[1]))
+        noise.append(torch.rand(row.shape, generator=generator))
+    return torch.stack(noise).to(x.device, x.dtype) if noise else torch.zeros_like(x)
 
 
 def median_filter(x: torch.Tensor, size: int) -> torch.Tensor:

@@ -63,9 +63,8 @@ class BitDepthDefense(TransformDefense):
         bits: bits per pixel kept, 1..8.
         dither: uniform noise added before rounding, in quantization steps (0 = none); a
             dithered transform is random, so adaptive attacks add EOT.
-        seed: seed of the dithering noise. The noise is one stream per process, drawn in call
-            order, so a dithered run on the Ray backend or a resumed run draws other noise
-            than an uninterrupted local run (same distribution, other samples).
+        seed: seed of the dithering noise, which is keyed per image by its content, so runs
+            are reproducible across batch sizes, backends and resumes.
         backward: BPDA backward pass for adaptive attacks.
     """
 
@@ -78,14 +77,13 @@ class BitDepthDefense(TransformDefense):
         self.dither = params.non_negative_float(self.label, "dither", dither)
         self.seed = int(seed)
         self.backward = params.choice(self.label, "backward", backward, BACKWARDS)
-        self._generator = torch.Generator().manual_seed(self.seed)
 
     @property
     def randomized(self) -> bool:
         return self.dither > 0
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
-        return codec.bit_depth(x, self.bits, dither=self.dither, generator=self._generator)
+        return codec.bit_depth(x, self.bits, dither=self.dither, seed=self.seed)
 
 
 @DEFENSES.register("median-filter")
