@@ -61,6 +61,20 @@ def test_ray_backend_matches_local_cell_by_cell(tmp_path: Path, digits_weights: 
 
 
 @pytest.mark.slow
+def test_ray_backend_matches_local_for_a_dithered_defense(
+    tmp_path: Path, digits_weights: str, local_ray: Path
+) -> None:
+    """A random transform (EOT in the attacks) travels to the workers and draws the local backend's noise."""
+    grid = {**GRID, "n": 60, "corruptions": ("rotation",), "severities": (2,), "attacks": ("pgd_linf",),
+            "attack_params": {"pgd_linf": {"steps": 3}}, "defense": "bit-depth",
+            "defense_params": {"bits": 2, "dither": 1.0}}  # fmt: skip
+    local = run_audit(AuditConfig(out=str(tmp_path / "local"), **grid))  # type: ignore[arg-type]
+    distributed = run_audit(AuditConfig(out=str(tmp_path / "ray"), backend="ray", **grid))  # type: ignore[arg-type]
+    a, b = _bits(local), _bits(distributed)
+    assert set(a) == set(b) and all((a[cell] == b[cell]).all() for cell in a)
+
+
+@pytest.mark.slow
 def test_a_dead_worker_is_retried(tmp_path: Path, local_ray: Path) -> None:
     marker = local_ray
     config = AuditConfig(
