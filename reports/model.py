@@ -64,7 +64,7 @@ class FragileImage:
 
 @dataclass(frozen=True)
 class CorruptionMetrics:
-    """Hendrycks & Dietterich metrics computed by ``robustness.corruptions.metrics``."""
+    """Hendrycks & Dietterich metrics computed by ``robustness.corruption_metrics``."""
 
     summary: pd.DataFrame  # metric, value, note
     errors: pd.DataFrame  # per corruption: perturbation, family, error, baseline_error, ce, relative_ce, benchmark

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from robustness.corruptions import metrics
+from robustness import corruption_metrics as metrics
 from robustness.errors import UsageError
 
 FAMILY = {

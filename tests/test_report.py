@@ -455,3 +455,15 @@ def test_subset_attack_rows_are_marked_as_upper_bounds() -> None:
     assert "`hsj_l2` ran on 30 of the 90 clean-correct samples" in note and "upper bounds" in note
     assert "`worst_case` at eps 1," in note  # at 0.5 pgd_l2 covered every sample
     assert skipped_notes(pd.DataFrame(rows[:1] + rows[3:])) == []
+
+
+def test_report_command_reads_the_store_without_torch(store: Store, tmp_path: Path) -> None:
+    """`robustness report` regenerates a run (mCE included) from the store alone: no torch, no model."""
+    code = (
+        "import sys\nfrom robustness.cli import main\n"
+        f"code = main(['report', 'run-a', 'run-b', '--store', {str(store.path)!r}, '--out', {str(tmp_path)!r}])\n"
+        "print(code, sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))[:3])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
+    assert "mCE" in (tmp_path / "run-a" / "report.md").read_text()
