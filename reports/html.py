@@ -174,26 +174,19 @@ def family_table(report: RunReport) -> Html:
         corruptions=("perturbation", "nunique"),
         cells=("accuracy", "size"),
     )
-    ce = None
-    if report.corruption_metrics is not None and not report.corruption_metrics.errors.empty:
+    ce = None  # the CE column only where a baseline normalised the errors (ImageNet scale)
+    if report.corruption_metrics is not None and report.corruption_metrics.errors["ce"].notna().any():
         ce = report.corruption_metrics.errors.groupby("family")["ce"].mean()
     rows = []
     for f in plots.family_order(list(fam.index)):
         r = fam.loc[f]
-        ce_value = ce.get(f, np.nan) if ce is not None else np.nan
-        rows.append(
-            [
-                f,
-                int(r["corruptions"]),
-                pct(r["mean"]),
-                points(r["mean"] - clean),
-                pct(r["worst"]),
-                "n/a" if not np.isfinite(ce_value) else f"{ce_value:.1f}%",
-            ]
-        )
-    return table(
-        ["family", "corruptions", "mean accuracy", "change (points)", "worst cell", "mean CE vs AlexNet"], rows
-    )
+        row = [f, int(r["corruptions"]), pct(r["mean"]), points(r["mean"] - clean), pct(r["worst"])]
+        if ce is not None:
+            ce_value = ce.get(f, np.nan)
+            row.append("n/a" if not np.isfinite(ce_value) else f"{ce_value:.1f}%")
+        rows.append(row)
+    header = ["family", "corruptions", "mean accuracy", "change (points)", "worst cell"]
+    return table(header + (["mean CE vs AlexNet"] if ce is not None else []), rows)
 
 
 def corruption_section(report: RunReport, figs: Mapping[str, bytes]) -> Html:
@@ -232,13 +225,14 @@ def corruption_section(report: RunReport, figs: Mapping[str, bytes]) -> Html:
         ]
         if missing:
             notes = list(dict.fromkeys(n for _, n in missing))
-            parts.append(note(f"Not computed: {', '.join(m for m, _ in missing)}. " + " ".join(notes), "warn"))
-        parts += [
-            note(
-                f"CE normalises each corruption's error by the baseline's ({metrics.baseline}); 100% means as "
-                "fragile as AlexNet on ImageNet-C. On other datasets treat it as indicative only."
-            ),
-        ]
+            parts.append(note(f"Not computed: {', '.join(m for m, _ in missing)}: " + " ".join(notes) + ".", "warn"))
+        if metrics.errors["ce"].notna().any():
+            parts.append(
+                note(
+                    f"CE normalises each corruption's error by the baseline's ({metrics.baseline}); 100% means as "
+                    "fragile as AlexNet on ImageNet-C."
+                )
+            )
     elif report.corruption_metrics_note:
         parts.append(note(report.corruption_metrics_note))
     if report.grid is not None:

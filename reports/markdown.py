@@ -216,11 +216,10 @@ def corruption_metrics_lines(report: RunReport) -> list[str]:
     ]
     if missing:
         notes = " ".join(dict.fromkeys(n for _, n in missing))
-        lines += ["", f"Not computed: {', '.join(m for m, _ in missing)}. {notes}"]
-    return lines + [
-        "",
-        f"CE is normalised by {metrics.baseline} (100% = as fragile as AlexNet on ImageNet-C; indicative only on other data).",
-    ]
+        lines += ["", f"Not computed: {', '.join(m for m, _ in missing)}: {notes}."]
+    if metrics.errors["ce"].notna().any():
+        lines += ["", f"CE is normalised by {metrics.baseline} (100% = as fragile as AlexNet on ImageNet-C)."]
+    return lines
 
 
 def attack_detail_lines(report: RunReport, figures: Mapping[str, str]) -> list[str]:

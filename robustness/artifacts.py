@@ -3,7 +3,7 @@
 The engine calls :func:`save_report_artifacts` at the end of an audit, after the cells are
 in the store. Everything is stored as uint8 (or float16 for perturbations) numpy artifacts
 plus a JSON record written last, so a half-finished save is redone and a finished one is
-skipped on resume. :func:`robustness.outputs.gather_report` reads them back for ``reports``,
+skipped on resume. :func:`robustness.report_data.gather_report` reads them back for ``reports``,
 which never sees the model.
 
 Artifact names (all under ``report/``):

@@ -53,6 +53,16 @@ ALEXNET_ERRORS: Mapping[str, float] = {
 ALEXNET_CLEAN_ERROR = 0.4345
 BENCHMARK_CORRUPTIONS: tuple[str, ...] = tuple(ALEXNET_ERRORS)
 REQUIRED_COLUMNS = ("kind", "perturbation", "family", "severity", "accuracy")
+#: the severities the published per-corruption errors average over
+SEVERITIES = (1, 2, 3, 4, 5)
+#: images whose longer side is at most this use CIFAR-10-C's severity tables, larger ones ImageNet-C's
+#: (robustness.corruptions picks its tables by it); AlexNet's ImageNet-C errors only normalise the latter
+SMALL_IMAGE_MAX_SIDE = 64
+
+
+def _percent(numerator: float, denominator: float) -> float:
+    """``100 * numerator / denominator``, NaN where the denominator is 0 or NaN (no ratio to report)."""
+    return 100.0 * numerator / denominator if denominator and np.isfinite(denominator) else np.nan
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,11 @@ class Baseline:
     def alexnet(cls) -> Baseline:
         """The published AlexNet ImageNet-C errors (mean per corruption)."""
         return cls(name="AlexNet (ImageNet-C, published)", clean_error=ALEXNET_CLEAN_ERROR, errors=dict(ALEXNET_ERRORS))
+
+    @classmethod
+    def none(cls, reason: str) -> Baseline:
+        """No baseline: CE, mCE and relative mCE are not computed, and ``reason`` says why."""
+        return cls(name=reason, clean_error=0.0, errors={})
 
     @classmethod
     def from_results(cls, results: pd.DataFrame, *, name: str = "baseline run") -> Baseline:
@@ -92,6 +107,11 @@ class Baseline:
                     "evaluate the baseline on the same severities."
                 )
             return float(np.mean([entry[s] for s in severities]))
+        if sorted(severities) != list(SEVERITIES):
+            raise UsageError(
+                f"{self.name} gives {corruption}'s error averaged over severities 1-5, but the run has "
+                f"severities {sorted(severities)}; evaluate all five for a CE against it."
+            )
         return float(entry)
 
 
@@ -166,12 +186,12 @@ def corruption_errors(results: pd.DataFrame, baseline: BaselineSpec = None) -> p
     for name, group in rows.groupby("perturbation", sort=False):
         severities = sorted(int(s) for s in group["severity"])
         error = float(1.0 - group["accuracy"].mean())
-        if name in base.errors:
-            base_error = base.mean_error(str(name), severities)
-            ce = 100.0 * error / base_error
-            relative = 100.0 * (error - clean_error) / (base_error - base.clean_error)
-        else:
-            base_error = ce = relative = np.nan
+        try:
+            base_error = base.mean_error(str(name), severities) if name in base.errors else np.nan
+        except UsageError:  # the baseline cannot match this run's severities: no CE rather than a wrong one
+            base_error = np.nan
+        ce = _percent(error, base_error)
+        relative = _percent(error - clean_error, base_error - base.clean_error)
         out.append(
             {
                 "perturbation": name,
@@ -192,9 +212,9 @@ def _benchmark_ces(results: pd.DataFrame, baseline: BaselineSpec, column: str) -
     missing = [c for c in BENCHMARK_CORRUPTIONS if c not in table.index or np.isnan(table.at[c, column])]
     if missing:
         raise UsageError(
-            f"mCE needs all 15 ImageNet-C benchmark corruptions in the results and the baseline, "
-            f"but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing; "
-            "run with --corruptions benchmark (or all)."
+            f"mCE needs all 15 ImageNet-C benchmark corruptions in the results and the baseline, at the "
+            f"baseline's severities, but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing; "
+            "run with --corruptions benchmark (or all) and --severities 1-5."
         )
     return table.loc[list(BENCHMARK_CORRUPTIONS), column]
 
@@ -230,6 +250,9 @@ def summary(results: pd.DataFrame, baseline: BaselineSpec = None) -> pd.DataFram
         ("corruption accuracy", corruption_accuracy(results), "mean over corruptions and severities"),
     ]
     for label, fn in (("mCE", mce), ("relative mCE", relative_mce)):
+        if not base.errors:
+            items.append((label, np.nan, base.name))
+            continue
         try:
             value, note = fn(results, base), f"%, normalised by {base.name}"
         except UsageError as err:

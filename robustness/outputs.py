@@ -13,24 +13,13 @@ import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from robustness.artifacts import ADVERSARIAL, FRAGILE, GRID
 from robustness.errors import UsageError
+from robustness.report_data import gather_report, run_summary
 from robustness.store import Store
-
-if TYPE_CHECKING:
-    from reports.model import (
-        AdversarialExamples,
-        CorruptionGrid,
-        CorruptionMetrics,
-        FragileImage,
-        RunReport,
-        RunSummary,
-    )
 
 PACKAGES = ("robustness-suite", "torch", "torchvision", "foolbox", "albumentations", "numpy", "pandas", "scikit-learn")
 
@@ -78,8 +67,6 @@ def run_record(store: Store, run_id: str) -> dict[str, Any]:
 FORMATS = ("csv", "md", "json", "html", "parquet", "latex")
 #: what an audit writes unless asked otherwise
 DEFAULT_FORMATS = ("csv", "md", "json", "html")
-#: how many other runs on the same samples a run report compares itself with
-MAX_PEERS = 7
 
 
 def check_formats(formats: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -163,187 +150,6 @@ def export_files(results: pd.DataFrame, record: dict[str, Any], formats: tuple[s
 
         out["results.tex"] = latex_report(results, record)
     return out
-
-
-# gathering the report's records from the store --------------------------------------------
-def gather_report(store: Store, run_id: str, results: pd.DataFrame, record: dict[str, Any]) -> RunReport:
-    """Everything the run report shows, read from the store."""
-    from reports.model import RunReport
-
-    info = record.get("info") or {}
-    names = store.artifact_names(run_id)
-    distances = {
-        name.split("/", 1)[1]: np.asarray(store.artifact(run_id, name), dtype=float)
-        for name in names
-        if name.startswith("distances/")
-    }
-    metrics, metrics_note = corruption_metrics(results)
-    sanity = store.artifact(run_id, "sanity")
-    report = RunReport(
-        results=results,
-        run=record,
-        class_names=[str(c) for c in info.get("class_names", [])],
-        sanity=[dict(f) for f in sanity] if isinstance(sanity, list) else None,
-        hyperparameters=store.artifact(run_id, "hyperparameters"),
-        distances=distances,
-        corruption_metrics=metrics,
-        corruption_metrics_note=metrics_note,
-    )
-    report.grid = load_grid(store, run_id)
-    report.adversarial = load_adversarial(store, run_id, names)
-    report.fragile = load_fragile(store, run_id)
-    report.peers = peer_summaries(store, run_id, results)
-    return report
-
-
-def corruption_metrics(results: pd.DataFrame) -> tuple[CorruptionMetrics | None, str]:
-    """mCE and friends from ``robustness.corruption_metrics`` (numpy and pandas only)."""
-    if not (results["kind"] == "corruption").any():
-        return None, ""
-    from reports.model import CorruptionMetrics
-    from robustness import corruption_metrics as metrics
-
-
-    table = results[results["kind"].isin(["clean", "corruption"])]
-    try:
-        summary = metrics.summary(table)
-        errors = metrics.corruption_errors(table)
-        families = metrics.family_accuracy(table)
-    except UsageError as err:
-        return None, f"Corruption errors (mCE) not computed: {err}"
-    return CorruptionMetrics(
-        summary=summary, errors=errors, families=families, baseline=metrics.Baseline.alexnet().name
-    ), ""
-
-
-def load_grid(store: Store, run_id: str) -> CorruptionGrid | None:
-    from reports.model import CorruptionGrid
-
-    meta = store.artifact(run_id, GRID)
-    images = store.artifact(run_id, f"{GRID}/images")
-    clean = store.artifact(run_id, f"{GRID}/clean")
-    if not isinstance(meta, dict) or images is None or clean is None:
-        return None
-    return CorruptionGrid(
-        sample_id=int(meta["sample_id"]),
-        label=int(meta["label"]),
-        clean=clean,
-        clean_prediction=int(meta["clean_prediction"]),
-        corruptions=list(meta["corruptions"]),
-        families=list(meta["families"]),
-        severities=[int(s) for s in meta["severities"]],
-        images=images,
-        predictions=np.asarray(meta["predictions"], dtype=np.int64),
-    )
-
-
-def load_adversarial(store: Store, run_id: str, names: list[str]) -> list[AdversarialExamples]:
-    from reports.model import AdversarialExamples
-
-    out = []
-    for name in names:
-        if not name.startswith(ADVERSARIAL + "/") or name.count("/") != 2:
-            continue
-        meta = store.artifact(run_id, name)
-        if not isinstance(meta, dict):
-            continue
-        samples = meta.get("samples") or []
-        arrays = [store.artifact(run_id, f"{name}/{part}") for part in ("originals", "adversarials", "deltas")]
-        if samples and any(a is None for a in arrays):
-            continue
-        empty = np.zeros((0, 1, 1, 1))
-        originals, adversarials, deltas = (a if a is not None else empty for a in arrays)
-        out.append(
-            AdversarialExamples(
-                attack=str(meta["attack"]),
-                norm=str(meta["norm"]),
-                epsilon=float(meta["epsilon"]) if meta.get("epsilon") is not None else float("nan"),
-                sample_ids=np.asarray([s["sample_id"] for s in samples], dtype=np.int64),
-                labels=np.asarray([s["label"] for s in samples], dtype=np.int64),
-                clean_predictions=np.asarray([s["clean_prediction"] for s in samples], dtype=np.int64),
-                adversarial_predictions=np.asarray([s["adversarial_prediction"] for s in samples], dtype=np.int64),
-                originals=originals,
-                adversarials=adversarials,
-                deltas=deltas.astype(np.float32),
-                note=str(meta.get("note", "")),
-            )
-        )
-    order = {"linf": 0, "l2": 1}
-    return sorted(out, key=lambda e: (order.get(e.norm, 2), e.attack))
-
-
-def load_fragile(store: Store, run_id: str) -> list[FragileImage]:
-    from reports.model import FragileImage
-
-    meta = store.artifact(run_id, FRAGILE)
-    images = store.artifact(run_id, f"{FRAGILE}/images")
-    perturbed = store.artifact(run_id, f"{FRAGILE}/perturbed")
-    if not isinstance(meta, list) or not meta or images is None:
-        return []
-    out = []
-    for k, item in enumerate(meta):
-        shown = perturbed is not None and item.get("perturbed_prediction") is not None
-        out.append(
-            FragileImage(
-                sample_id=int(item["sample_id"]),
-                label=int(item["label"]),
-                cause=str(item["cause"]),
-                description=str(item["description"]),
-                image=images[k],
-                perturbation=str(item.get("attack") or item.get("perturbation", "")),
-                severity=item.get("severity"),
-                epsilon=item.get("epsilon"),
-                norm=item.get("norm"),
-                perturbed=perturbed[k] if shown else None,
-                perturbed_prediction=item.get("perturbed_prediction") if shown else None,
-            )
-        )
-    return out
-
-
-def run_summary(
-    store: Store, run_id: str, results: pd.DataFrame | None = None, taken: tuple[str, ...] = ()
-) -> RunSummary:
-    """One run as the comparison needs it (tidy results, clean / worst-case bits, per-sample corruption accuracy)."""
-    from reports import tidy
-    from reports.compare import run_label
-    from reports.model import RunSummary
-
-    run = store.run(run_id)
-    results = tidy(store.cells(run_id)) if results is None else results
-    bits = store.bits(run_id)
-    corr_keys = [k for k in bits if k.startswith("corruption/")]
-    per_sample = np.mean([bits[k] for k in corr_keys], axis=0) if corr_keys else None
-    keep = {k: v for k, v in bits.items() if k == "clean" or k.startswith("attack/worst_case/")}
-    defense = ((run["info"] or {}).get("model") or {}).get("defense") or (run["config"] or {}).get("defense")
-    if isinstance(defense, dict):
-        defense = defense.get("name")
-    label = run_label(run["model"], run_id, defense if isinstance(defense, str) else None, taken)
-    return RunSummary(run_id, label, results, np.asarray(run["sample_ids"]), keep, per_sample)
-
-
-def peer_summaries(store: Store, run_id: str, results: pd.DataFrame | None = None) -> list[RunSummary]:
-    """This run, then up to ``MAX_PEERS`` other runs of the store on the same test samples (newest first).
-
-    A peer must have evaluated every kind of cell this run has (clean, corruption, attack),
-    so that the comparison's metrics stay those of this run.
-    """
-    from reports import tidy
-
-    this = store.run(run_id)
-    summaries = [run_summary(store, run_id, results)]
-    kinds = set(summaries[0].results["kind"])
-    for other in reversed(store.run_ids()):
-        if other == run_id or len(summaries) > MAX_PEERS:
-            continue
-        run = store.run(other)
-        if run["dataset"] != this["dataset"] or not np.array_equal(run["sample_ids"], this["sample_ids"]):
-            continue
-        cells = store.cells(other)
-        if cells.empty or not kinds <= set(cells["kind"]):
-            continue
-        summaries.append(run_summary(store, other, tidy(cells), taken=tuple(s.label for s in summaries)))
-    return summaries
 
 
 # several runs -----------------------------------------------------------------------------
@@ -488,7 +294,6 @@ __all__ = [
     "check_writable",
     "comparison_dir",
     "console_path",
-    "gather_report",
     "package_versions",
     "write_comparison",
     "write_outputs",

@@ -105,3 +105,28 @@ def test_relative_metrics_need_clean_row() -> None:
     table = results(dict(metrics.ALEXNET_ERRORS), 0.1)
     with pytest.raises(UsageError, match=r"no clean row"):
         metrics.relative_mce(table[table["kind"] != "clean"], metrics.Baseline.from_results(table))
+
+
+def test_alexnet_normalises_only_runs_over_all_five_severities() -> None:
+    half = results({c: e / 2 for c, e in metrics.ALEXNET_ERRORS.items()}, 0.1)
+    mild = half[half["severity"].isna() | half["severity"].isin([1, 2])]
+    errors = metrics.corruption_errors(mild)
+    assert errors["ce"].isna().all()  # AlexNet's means cover severities 1-5: no CE rather than a flattering one
+    with pytest.raises(UsageError, match="--severities 1-5"):
+        metrics.mce(mild)
+    assert metrics.mce(half) == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize(("side", "normalised"), [(32, False), (224, True)])
+def test_reports_normalise_by_alexnet_only_at_imagenet_scale(side: int, normalised: bool) -> None:
+    from robustness.report_data import corruption_metrics
+
+    table = results({c: e / 2 for c, e in metrics.ALEXNET_ERRORS.items()}, 0.1)
+    record = {"info": {"model": {"input_shape": [3, side, side]}}}
+    found, note = corruption_metrics(table, record)
+    assert found is not None and note == ""
+    values = found.summary.set_index("metric")
+    assert np.isfinite(values.loc["mCE", "value"]) == normalised
+    assert np.isfinite(values.loc["unnormalized mCE", "value"])
+    if not normalised:
+        assert "CIFAR-10-C" in values.loc["mCE", "note"] and found.errors["ce"].isna().all()

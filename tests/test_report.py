@@ -25,7 +25,8 @@ from reports.model import RunSummary
 from reports.stats import mcnemar_p, mean_interval
 from robustness.artifacts import ADVERSARIAL, FRAGILE, GRID
 from robustness.errors import UsageError
-from robustness.outputs import gather_report, run_record, write_comparison, write_outputs
+from robustness.outputs import run_record, write_comparison, write_outputs
+from robustness.report_data import gather_report
 from robustness.store import CellResult, Store
 
 N = 60

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from robustness.corruption_metrics import SEVERITIES
 from robustness.corruptions.base import (
     CORRUPTIONS,
-    SEVERITIES,
     Corruption,
     check_images,
     check_severity,

@@ -26,12 +26,10 @@ import numpy as np
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
+from robustness.corruption_metrics import SMALL_IMAGE_MAX_SIDE  # noqa: E402
 from robustness.errors import UsageError  # noqa: E402
 from robustness.registry import Registry  # noqa: E402
 
-SEVERITIES = (1, 2, 3, 4, 5)
-#: images whose longer side is at most this use the CIFAR-10-C (small-image) parameters
-SMALL_IMAGE_MAX_SIDE = 64
 MIN_SIDE = 8
 _MASK64 = (1 << 64) - 1
 #: ITU-R BT.601 luma weights, used to bring colour-only corruptions back to grayscale
