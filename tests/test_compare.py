@@ -104,6 +104,16 @@ def test_planted_difference_is_significant_and_null_is_not(planted_store: Path) 
     assert set(groups["planted"]).isdisjoint(groups["base"]) and set(groups["base"]) & set(groups["null"])
 
 
+def test_mce_names_the_corruptions_a_flawless_baseline_leaves_undefined(tmp_path: Path) -> None:
+    base, other = outcomes("baseline", 0), outcomes("null", 2)
+    base["corruption/fog/2"] = np.ones(N, dtype=bool)  # the baseline never errs on fog: CE undefined there
+    with Store(tmp_path / "store.sqlite") as store:
+        store_run(store, "base", base)
+        store_run(store, "other", other)
+    cmp = compare_runs(tmp_path / "store.sqlite", [RunRef("base", "base"), RunRef("other", "other")], n_boot=200)
+    assert any(note.startswith("mCE leaves out fog: the baseline 'base' made no error there") for note in cmp.notes)
+
+
 def test_cli_compares_stored_runs_and_writes_the_report(
     planted_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -279,6 +279,12 @@ def analyze(
     build.ranked["clean accuracy"] = ("mcnemar", clean)
     if len(corr):
         build.corruptions(corr["cell"].tolist(), pd.factorize(corr["perturbation"])[0])
+        flawless = [name for name, cells in corr.groupby("perturbation") if all(runs[0].bits[c].all() for c in cells["cell"])]
+        if flawless:
+            notes.append(
+                f"mCE leaves out {', '.join(sorted(flawless))}: the baseline {runs[0].label!r} made no error there, so "
+                "a corruption error relative to it is undefined; mean corruption accuracy includes them."
+            )
     build.attacks(attacks)
     build.certified()
     table = pd.DataFrame(build.rows)
@@ -299,7 +305,14 @@ def methods(*, n_boot: int, alpha: float) -> dict[str, str]:
             f"paired bootstrap over samples ({n_boot} replicates, percentile interval); paired sign-flip "
             "permutation test on each sample's accuracy over the corruption cells"
         ),
-        "mCE": f"relative to the baseline (100 = as good); paired bootstrap interval and p-value ({n_boot} replicates)",
+        "mCE": (
+            "mean over the grid's corruptions of the model's errors summed over severities divided by the "
+            f"baseline's (100 = as good); paired bootstrap interval and p-value ({n_boot} replicates)"
+        ),
+        "significance in the differences table": (
+            f"each difference's own test at alpha={alpha}, not adjusted for the many cells compared; the ranking "
+            "letters are the Holm-adjusted reading across models"
+        ),
         "ranking": (
             "pairwise exact McNemar (sign-flip for mean corruption accuracy), Holm-adjusted over all pairs; models "
             f"sharing a letter are not significantly different at alpha={alpha}"

@@ -128,7 +128,7 @@ def _difference_section(cmp: Comparison) -> list[str]:
         ]
         for _, row in others.iterrows()
     ]  # fmt: skip
-    headers = ["metric", "model", "value", "difference [95% CI]", "p", "at alpha"]
+    headers = ["metric", "model", "value", "difference [95% CI]", "p", "at alpha (this test alone)"]
     return ["## Differences to the baseline", "", make_table(headers, rows, align="lllrrl"), ""]
 
 

@@ -6,7 +6,7 @@ sample by Cohen et al.'s CERTIFY:
 1. *selection*: the top class ``c_A`` among ``n0`` noisy predictions;
 2. *estimation*: ``k`` = how many of ``n`` fresh noisy predictions are ``c_A``;
    ``pA_lower`` = the one-sided ``1 - alpha`` Clopper-Pearson lower bound of ``k / n``;
-3. *abstain* when ``pA_lower < 1/2``; otherwise predict ``c_A`` with the certified L2
+3. *abstain* when ``pA_lower <= 1/2`` (Cohen et al.'s rule); otherwise predict ``c_A`` with the certified L2
    radius ``sigma * Phi^-1(pA_lower)``.
 
 A sample is certified correct at radius ``r`` when ``g`` does not abstain, predicts its
@@ -145,7 +145,7 @@ class RandomizedSmoothing(TrainingDefense):
             top = int(self._counts(classifier, image, self.n0, generator).argmax())
             k = int(self._counts(classifier, image, self.n, generator)[top])
             p_lower[i] = float(clopper_pearson_lower(np.array([k]), self.n, self.alpha)[0])
-            if p_lower[i] >= 0.5:
+            if p_lower[i] > 0.5:
                 prediction[i] = top
                 radius[i] = self.sigma * float(_normal.ppf(p_lower[i]))
         return Certificate(prediction, radius, p_lower)
