@@ -13,9 +13,15 @@ import numpy as np
 import pandas as pd
 
 from reports.model import RunSummary
-from reports.stats import expit, logit, logit_fit, mcnemar_p, mean_interval, paired_t_p, wilson_interval
+from reports.stats import expit, logit, logit_fit, mcnemar_p, mean_interval, paired_t_p
 
 CORRUPTION_METRIC = "corruptions (mean)"
+#: what a reader must know about the fit behind effective robustness here
+EFFECTIVE_ROBUSTNESS_CAVEAT = (
+    "The line is fitted through the runs compared here (Taori et al. fit it on many standard models), so a "
+    "residual says how a run departs from these runs' trend, not from a reference line; with few runs the fit "
+    "absorbs part of any effect."
+)
 #: effective robustness needs a baseline fit through at least this many runs
 MIN_FIT_RUNS = 3
 
@@ -56,15 +62,28 @@ def _paired(runs: Sequence[RunSummary], i: int) -> bool:
     return i > 0 and a is not None and b is not None and len(a) == len(b) and bool(np.array_equal(a, b))
 
 
+def common_corruption_cells(runs: Sequence[RunSummary]) -> list[str]:
+    """The corruption cells every run evaluated: a mean corruption accuracy compares like with like."""
+    cells = [set(r.results.loc[r.results["kind"] == "corruption", "cell"]) for r in runs if "cell" in r.results]
+    return sorted(set.intersection(*cells)) if cells and len(cells) == len(runs) else []
+
+
+def corruption_sample_accuracy(run: RunSummary, cells: Sequence[str]) -> np.ndarray | None:
+    """Each sample's accuracy over ``cells`` (``None`` without the per-sample bits of every one)."""
+    if not cells or any(c not in run.bits for c in cells):
+        return None
+    return np.mean([run.bits[c] for c in cells], axis=0)
+
+
 def comparison_table(runs: Sequence[RunSummary]) -> pd.DataFrame:
     """Long table: one row per (run, metric) with accuracy, 95% interval, n and a paired p-value vs run 1.
 
     Metrics: clean accuracy (Wilson interval, McNemar test), mean accuracy over the corruption
-    cells (interval over samples, paired t-test) when every run has corruptions, and the
+    cells every run evaluated (interval over samples, paired t-test), and the
     per-example worst case over the attack suite at each norm's shared middle budget.
     """
     rows: list[dict[str, object]] = []
-    has_corr = all((r.results["kind"] == "corruption").any() for r in runs)
+    common = common_corruption_cells(runs)
     budgets = shared_epsilons(runs)
     for i, run in enumerate(runs):
         base = {"run_id": run.run_id, "label": run.label}
@@ -88,20 +107,15 @@ def comparison_table(runs: Sequence[RunSummary]) -> pd.DataFrame:
                     "test": "McNemar" if i else "",
                 }
             )
-        if has_corr:
-            corr = run.results[run.results["kind"] == "corruption"]
-            if run.corruption_sample_accuracy is not None:
-                mean, lo, hi = mean_interval(run.corruption_sample_accuracy)
-            else:  # pooled counts: an interval that ignores the correlation between cells
-                mean = float(corr["accuracy"].mean())
-                lo_a, hi_a = wilson_interval(int(corr["correct"].sum()), int(corr["n"].sum()))
-                lo, hi = float(lo_a), float(hi_a)
-            ref = runs[0].corruption_sample_accuracy
-            p = (
-                paired_t_p(ref, run.corruption_sample_accuracy)
-                if paired and ref is not None and run.corruption_sample_accuracy is not None
-                else np.nan
-            )
+        if common:
+            corr = run.results[run.results["cell"].isin(common)]
+            per_sample = corruption_sample_accuracy(run, common)
+            if per_sample is not None:
+                mean, lo, hi = mean_interval(per_sample)
+            else:  # no per-sample bits: the mean alone (pooling cells as independent would overstate precision)
+                mean, lo, hi = float(corr["accuracy"].mean()), np.nan, np.nan
+            ref = corruption_sample_accuracy(runs[0], common)
+            p = paired_t_p(ref, per_sample) if paired and ref is not None and per_sample is not None else np.nan
             rows.append(
                 {
                     **base,

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reports import plots
-from reports.compare import comparison_table, effective_robustness
+from reports.compare import EFFECTIVE_ROBUSTNESS_CAVEAT, comparison_table, effective_robustness
 from reports.html_parts import Html, code, esc, figure, note, page, pct, points, pvalue, section, table
 from reports.model import RunSummary
 
@@ -28,7 +28,7 @@ def comparison_parts(runs: Sequence[RunSummary], figs: Mapping[str, bytes]) -> l
             figs.get("effective_robustness"),
             "effective robustness",
             "Accuracy under shift against clean accuracy: points above the fitted line are more robust than their "
-            "clean accuracy predicts (effective robustness, Taori et al. 2020).",
+            "clean accuracy predicts (effective robustness, Taori et al. 2020). " + EFFECTIVE_ROBUSTNESS_CAVEAT,
         ),
     ]
     parts: list[str] = [Html(f'<div class="plot-row">{"".join(plots_)}</div>')]
@@ -72,6 +72,7 @@ def comparison_parts(runs: Sequence[RunSummary], figs: Mapping[str, bytes]) -> l
         ]
         parts += [
             Html("<h3>Effective robustness</h3>"),
+            note(EFFECTIVE_ROBUSTNESS_CAVEAT),
             table(
                 ["run", "shift", "clean", "under shift", "baseline fit", "effective robustness (points)"],
                 rows,

@@ -315,7 +315,7 @@ def render_comparison_markdown(
     runs: Sequence[Any], records: Sequence[Mapping[str, Any]], figures: Mapping[str, str] | None = None
 ) -> str:
     """The comparison report of several runs (RunSummary records, the first is the reference) as Markdown."""
-    from reports.compare import comparison_table, effective_robustness
+    from reports.compare import EFFECTIVE_ROBUSTNESS_CAVEAT, comparison_table, effective_robustness
 
     figures = figures or {}
     table = comparison_table(runs)
@@ -373,6 +373,8 @@ def render_comparison_markdown(
         lines += [
             "",
             "### Effective robustness",
+            "",
+            EFFECTIVE_ROBUSTNESS_CAVEAT,
             "",
             make_table(
                 ["run", "shift", "clean", "under shift", "baseline fit", "effective robustness"], rows, align="llrrrr"

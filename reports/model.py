@@ -80,10 +80,8 @@ class RunSummary:
     label: str
     results: pd.DataFrame
     sample_ids: np.ndarray | None = None
-    #: per-sample correctness for ``clean`` and the ``attack/worst_case/...`` cells, keyed by cell id
+    #: per-sample correctness of ``clean``, the ``corruption/...`` and ``attack/worst_case/...`` cells, by cell id
     bits: dict[str, np.ndarray] = field(default_factory=dict)
-    #: per-sample mean accuracy over all corruption cells (the ``[N]`` average of their bits)
-    corruption_sample_accuracy: np.ndarray | None = None
 
 
 @dataclass

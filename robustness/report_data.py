@@ -179,7 +179,8 @@ def load_fragile(store: Store, run_id: str) -> list[FragileImage]:
 def run_summary(
     store: Store, run_id: str, results: pd.DataFrame | None = None, taken: tuple[str, ...] = ()
 ) -> RunSummary:
-    """One run as the comparison needs it (tidy results, clean / worst-case bits, per-sample corruption accuracy)."""
+    """One run as the comparison needs it: tidy results and the per-sample bits of its clean, corruption and
+    worst-case cells."""
     from reports import tidy
     from reports.compare import run_label
     from reports.model import RunSummary
@@ -187,14 +188,12 @@ def run_summary(
     run = store.run(run_id)
     results = tidy(store.cells(run_id)) if results is None else results
     bits = store.bits(run_id)
-    corr_keys = [k for k in bits if k.startswith("corruption/")]
-    per_sample = np.mean([bits[k] for k in corr_keys], axis=0) if corr_keys else None
-    keep = {k: v for k, v in bits.items() if k == "clean" or k.startswith("attack/worst_case/")}
+    keep = {k: v for k, v in bits.items() if k == "clean" or k.startswith(("corruption/", "attack/worst_case/"))}
     defense = ((run["info"] or {}).get("model") or {}).get("defense") or (run["config"] or {}).get("defense")
     if isinstance(defense, dict):
         defense = defense.get("name")
     label = run_label(run["model"], run_id, defense if isinstance(defense, str) else None, taken)
-    return RunSummary(run_id, label, results, np.asarray(run["sample_ids"]), keep, per_sample)
+    return RunSummary(run_id, label, results, np.asarray(run["sample_ids"]), keep)
 
 
 def peer_summaries(store: Store, run_id: str, results: pd.DataFrame | None = None) -> list[RunSummary]:

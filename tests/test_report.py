@@ -468,3 +468,24 @@ def test_report_command_reads_the_store_without_torch(store: Store, tmp_path: Pa
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
     assert "mCE" in (tmp_path / "run-a" / "report.md").read_text()
+
+
+def test_comparison_means_corruptions_over_the_cells_every_run_has() -> None:
+    from reports.compare import comparison_table
+
+    def summary(name: str, accuracy: dict[str, float]) -> RunSummary:
+        n = 100
+        bits = {"clean": np.ones(n, dtype=bool)}
+        common = {"ci_low": 0.0, "ci_high": 1.0, "n": n, "norm": None, "epsilon": np.nan}
+        rows = [{"cell": "clean", "kind": "clean", "perturbation": "clean", "accuracy": 1.0, **common}]
+        for cell, acc in accuracy.items():
+            bits[cell] = np.arange(n) < int(acc * n)
+            rows.append({"cell": cell, "kind": "corruption", "perturbation": cell.split("/")[1], "accuracy": acc,
+                         **common})  # fmt: skip
+        return RunSummary(name, name, pd.DataFrame(rows), np.arange(n), bits)
+
+    a = summary("a", {"corruption/fog/1": 0.8, "corruption/snow/1": 0.6})
+    b = summary("b", {"corruption/fog/1": 0.7, "corruption/snow/1": 0.6, "corruption/rotation/1": 0.0})
+    table = comparison_table([a, b]).set_index(["label", "metric"])
+    assert table.loc[("a", "corruptions (mean)"), "accuracy"] == pytest.approx(0.7)
+    assert table.loc[("b", "corruptions (mean)"), "accuracy"] == pytest.approx(0.65)  # rotation is b's alone
