@@ -143,7 +143,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         mark = "significant" if row["significant"] else "not significant"
         versus = f"{_points(row)} points vs baseline, p={_p(row['p_value'])}, {mark}"
         print(f"  {row['model']}: {row['metric']} {_value(row)} ({versus})")
-    print(f"report: {console_path(outcome.out_dir / 'report.md')} (comparison.csv, rankings.csv, compare.json)")
+    print(f"report: {console_path(outcome.out_dir / 'report.html')} (report.md, comparison.csv, rankings.csv, compare.json)")
     return 0
 
 
