@@ -144,3 +144,20 @@ def test_default_model_reaches_97_percent_on_digits(digits_weights: str) -> None
     assert Path(digits_weights).parent.parent == Path(os.environ["ROBUSTNESS_CACHE"])
     state = torch.load(digits_weights, weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
+
+
+def test_training_depends_on_the_seed_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    import torch
+
+    from robustness.models import ensure_trained
+    from robustness.models.training import TrainRecipe
+
+    digests = []
+    for k in range(2):
+        monkeypatch.setenv("ROBUSTNESS_CACHE", str(tmp_path / f"cache{k}"))
+        torch.rand(k + 1)  # whatever ran before in the process must not change the initial weights
+        path = ensure_trained("small-cnn", "digits", seed=3, recipe=TrainRecipe(epochs=1))
+        digests.append(hashlib.sha256(Path(path).read_bytes()).hexdigest())
+    assert digests[0] == digests[1]

@@ -41,6 +41,7 @@ def ensure_trained(
     if path.exists() and not retrain:
         return str(path)
     train_set = load_dataset(dataset, DatasetRequest(split="train", root=data_root, seed=seed))
+    torch.manual_seed(seed)  # the initial weights, like the training that follows, depend on the seed alone
     model = MODELS.get(arch)(train_set.channels, train_set.num_classes)
     loss_fn = None
     if recipe.defense != "standard":
