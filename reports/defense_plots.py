@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from reports.plots import DPI, _norm_label, _style
+from reports.plots import DPI, norm_label, style_axes
 
 SIGNIFICANT_COLOR = "#c0392b"
 NOT_SIGNIFICANT_COLOR = "0.45"
@@ -62,7 +62,7 @@ def differences_figure(table: pd.DataFrame) -> Figure | None:
         ax.axvline(0, color="0.2", linewidth=0.9)
         ax.set_title(metric, fontsize=9, loc="left")
         ax.set_xlabel("points vs baseline")
-        _style(ax, ylabel=None)
+        style_axes(ax, ylabel=None)
     axes[0].set_yticks(ys, [short(m) for m in models], fontsize=8.5)
     fig.suptitle(f"Difference to {table['model'].iloc[0]} (95% intervals; red: significant)", fontsize=10, x=0.01, ha="left")
     return fig
@@ -89,10 +89,10 @@ def robust_curves_figure(table: pd.DataFrame) -> Figure | None:
             xs, ys = [0.0, *g["epsilon"]], 100 * np.asarray([base, *g["value"]], dtype=float)
             style = {"linestyle": "-", "marker": "o"} if reliable else {"linestyle": "--", "marker": "x", "alpha": 0.7}
             ax.plot(xs, ys, linewidth=1.4, markersize=3.5, label=short(model), color=colors[defended], **style)
-        ax.set_xlabel(_norm_label(norm))
+        ax.set_xlabel(norm_label(norm))
         ax.set_ylim(-3, 103)
         ax.set_title(f"{attack}: robust accuracy (dashed: naive, unreliable)", fontsize=10, loc="left")
-        _style(ax, ylabel="robust accuracy (%)")
+        style_axes(ax, ylabel="robust accuracy (%)")
         ax.legend(fontsize=7, frameon=False)
     return fig
 

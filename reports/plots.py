@@ -48,7 +48,7 @@ def _n_of(results: pd.DataFrame) -> int:
     return int(results["n"].max()) if len(results) else 0
 
 
-def _style(ax, *, ylabel: str | None = "accuracy (%)") -> None:  # type: ignore[no-untyped-def]
+def style_axes(ax, *, ylabel: str | None = "accuracy (%)") -> None:  # type: ignore[no-untyped-def]
     ax.grid(True, color="0.9", linewidth=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
@@ -82,7 +82,7 @@ def severity_curves_figure(results: pd.DataFrame) -> Figure | None:
         ax.set_xticks(severities)
         ax.set_ylim(-3, 103)
         ax.set_xlabel("severity")
-        _style(ax)
+        style_axes(ax)
         ax.legend(fontsize=7, frameon=False, loc="lower left")
     for ax in list(axes.flat)[len(fams) :]:
         ax.set_visible(False)
@@ -134,7 +134,7 @@ def severity_heatmap_figure(results: pd.DataFrame) -> Figure | None:
     return fig
 
 
-def _norm_label(norm: str) -> str:
+def norm_label(norm: str) -> str:
     return {"linf": "L∞ budget ε (pixel range [0, 1])", "l2": "L2 budget ε (pixels in [0, 1])"}.get(
         norm, f"{norm} budget ε"
     )
@@ -170,14 +170,14 @@ def attack_curves_figure(results: pd.DataFrame) -> Figure | None:
                 markersize=4.5,
                 label="worst case (suite)",
             )
-        ax.set_xlabel(_norm_label(norm))
+        ax.set_xlabel(norm_label(norm))
         ax.set_ylim(-3, 103)
         ax.set_title(
             f"{norm}: robust accuracy (n = {n or _n_of(group)}; band: 95% CI of the worst case)",
             fontsize=10,
             loc="left",
         )
-        _style(ax, ylabel="robust accuracy (%)")
+        style_axes(ax, ylabel="robust accuracy (%)")
         ax.legend(fontsize=7.5, frameon=False)
     return fig
 
@@ -206,7 +206,7 @@ def distance_figure(distances: Mapping[str, np.ndarray], norms: Mapping[str, str
         ax.set_xlabel(f"minimal {norm} distance to a fooling input (pixels in [0, 1])")
         ax.set_ylabel("samples")
         ax.set_title(f"{name}: {fooled.size} of {attacked.size} attacked samples fooled", fontsize=10, loc="left")
-        _style(ax, ylabel="samples")
+        style_axes(ax, ylabel="samples")
     return fig
 
 
@@ -237,7 +237,7 @@ def comparison_figure(table: pd.DataFrame) -> Figure | None:
     ax.set_xticks(range(len(metrics)), metrics, fontsize=8.5)
     ax.set_ylim(0, 109)
     ax.set_title(f"Accuracy with 95% intervals (n = {n} test images per run)", fontsize=10, loc="left")
-    _style(ax)
+    style_axes(ax)
     ax.legend(fontsize=8, frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=min(4, len(labels)))
     return fig
 
@@ -272,7 +272,7 @@ def effective_robustness_figure(er: pd.DataFrame) -> Figure | None:
     ax.set_ylabel("accuracy under shift (%)")
     fit_note = "lines: baseline fit in logit space" if er["predicted"].notna().any() else "baseline fit needs 3+ runs"
     ax.set_title(f"Effective robustness ({len(labels)} run(s); {fit_note})", fontsize=10, loc="left")
-    _style(ax, ylabel="accuracy under shift (%)")
+    style_axes(ax, ylabel="accuracy under shift (%)")
     ax.legend(fontsize=7.5, frameon=False, loc="upper left")
     return fig
 
