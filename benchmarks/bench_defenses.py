@@ -46,38 +46,48 @@ PGD_CELL = "pgd_linf linf eps=0.1"
 
 
 def train_all(contenders: tuple[str, ...], record: Path) -> dict[str, dict[str, Any]]:
-    """Train every training defense (or find it cached).
+    """Train every training defense (or find it cached); return each one's training time by label.
 
-    Training time is measured when a defense is trained and kept in ``record`` (JSON, next to the
-    runs) with the load average at the time, so later invocations that find the weights cached
-    still report what training cost.
+    Training time is measured when a recipe is trained and kept in ``record`` (JSON, next to the
+    runs, keyed by the recipe's cache file) with the load average at the time, so later
+    invocations that find the weights cached still report what training cost. Weights cached
+    without a timing are trained again to measure it.
     """
-    from robustness.compare import parse_params
-    from robustness.defenses import TrainingDefense, create
     from robustness.models import ensure_trained
     from robustness.models.training import cache_path
 
     seconds: dict[str, dict[str, Any]] = json.loads(record.read_text()) if record.exists() else {}
+    timed = {}
     for label in contenders:
-        name, _, raw = label.partition(":")
-        defense = create(name, **(parse_params(raw) if raw else {}))
-        if not isinstance(defense, TrainingDefense):
+        recipe = _recipe(label)
+        if recipe is None:
             continue
-        recipe = defense.recipe()
-        cached = cache_path("small-cnn", "digits", 0, recipe).exists()
+        weights = cache_path("small-cnn", "digits", 0, recipe)
+        cached = weights.exists() and weights.name in seconds
         start = time.perf_counter()
-        ensure_trained("small-cnn", "digits", seed=0, recipe=recipe)
+        ensure_trained("small-cnn", "digits", seed=0, recipe=recipe, retrain=not cached)
         if not cached:
-            seconds[label] = {
+            seconds[weights.name] = {
                 "seconds": round(time.perf_counter() - start, 1),
                 "load": [round(v, 1) for v in os.getloadavg()],
                 "threads": torch.get_num_threads(),
             }
-        state = "cached" if cached else f"{seconds[label]['seconds']:.0f} s"
+        timed[label] = seconds[weights.name]
+        state = "cached" if cached else f"{seconds[weights.name]['seconds']:.0f} s"
         print(f"trained {label}: {state}", file=sys.stderr)
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(seconds, indent=2, sort_keys=True))
-    return seconds
+    return timed
+
+
+def _recipe(label: str) -> Any:
+    """The training recipe of a contender label, ``None`` for transforms."""
+    from robustness.compare import parse_params
+    from robustness.defenses import TrainingDefense, create
+
+    name, _, raw = label.partition(":")
+    defense = create(name, **(parse_params(raw) if raw else {}))
+    return defense.recipe() if isinstance(defense, TrainingDefense) else None
 
 
 def evaluation_seconds(store_path: Path, refs: list[Any]) -> dict[str, float]:

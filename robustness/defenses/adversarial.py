@@ -65,13 +65,15 @@ class PGDAdversarialTraining(TrainingDefense):
         epsilon: Linf training budget in pixel units.
         steps: PGD steps per batch.
         step_size: PGD step; default ``2.5 * epsilon / steps`` (Madry et al.'s rule).
-        epochs: training epochs.
+        epochs: training epochs; twice the standard recipe's, since training on adversarial
+            examples converges more slowly (on digits, 15 epochs gave +45.9 robust points at Linf
+            0.1 over the standard model and 30 gave +51.7).
     """
 
     name = "pgd-at"
 
     def __init__(
-        self, *, epsilon: float = 0.1, steps: int = 7, step_size: float | None = None, epochs: int = 15
+        self, *, epsilon: float = 0.1, steps: int = 7, step_size: float | None = None, epochs: int = 30
     ) -> None:
         self.epsilon = params.positive_float(self.label, "epsilon", epsilon)
         self.steps = params.positive_int(self.label, "steps", steps)
