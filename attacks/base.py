@@ -39,6 +39,7 @@ from torch import nn
 
 from attacks.geometry import EPS_TOL, Norm, out_of_bounds, perturbation_norm, project
 from robustness.errors import UsageError
+from robustness.params import Hyperparameters
 from robustness.registry import Registry
 
 __all__ = [
@@ -165,7 +166,7 @@ def verify(
     return successful(logits, y, targets).cpu().numpy()
 
 
-class Attack(ABC):
+class Attack(ABC, Hyperparameters):
     """Base class: subclasses set the class attributes and implement the search hook.
 
     Hyperparameters are keyword-only ``__init__`` arguments stored under the same attribute
@@ -297,16 +298,6 @@ class Attack(ABC):
         if not 0 <= int(self.target) < num_classes:
             raise UsageError(f"target should be a class index in [0, {num_classes}), but got {self.target}.")
         return torch.full_like(y, int(self.target))
-
-    def hyperparameters(self) -> dict[str, Any]:
-        """The attack's keyword-only hyperparameters and their current values."""
-        return {k: getattr(self, k) for k in self.defaults()}
-
-    @classmethod
-    def defaults(cls) -> dict[str, Any]:
-        """Default value of every hyperparameter, read from ``__init__``'s signature."""
-        params = inspect.signature(cls.__init__).parameters.values()
-        return {p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
     def describe(self) -> dict[str, Any]:
         """Plain-data description for the report (no tensors)."""

@@ -20,7 +20,8 @@ from attacks.base import ATTACKS, Attack, SweepResult
 from attacks.bookkeeping import concat, distance_summary, records, worst_case
 from attacks.geometry import Norm, as_norm
 from attacks.sanity import SanityFlag, run_checks
-from robustness.errors import UsageError, unknown_name
+from robustness import params
+from robustness.errors import UsageError
 
 #: Linf: single-step, iterative, minimum-norm (DeepFool) and a gradient-free floor
 DEFAULT_LINF: tuple[str, ...] = ("fgsm", "pgd_linf", "deepfool_linf", "noise_linf")
@@ -41,12 +42,7 @@ DEFAULT_EPSILONS: dict[Norm, tuple[float, ...]] = {
 
 def create(name: str, **hyperparameters: Any) -> Attack:
     """Instantiate a registered attack; keyword arguments are its hyperparameters."""
-    cls = ATTACKS.get(name)
-    allowed = cls.defaults()
-    unknown = [k for k in hyperparameters if k not in allowed]
-    if unknown:
-        raise unknown_name(f"hyperparameter of attack {name!r}", unknown[0], allowed)
-    return cls(**hyperparameters)
+    return params.build(ATTACKS, "attack", name, hyperparameters)
 
 
 def describe_all() -> list[dict[str, Any]]:

@@ -75,6 +75,18 @@ def corruption_sample_accuracy(run: RunSummary, cells: Sequence[str]) -> np.ndar
     return np.mean([run.bits[c] for c in cells], axis=0)
 
 
+def _single_cell(
+    runs: Sequence[RunSummary], i: int, key: str, cell: pd.Series, metric: str, paired: bool
+) -> dict[str, object]:
+    """One cell of run ``i`` as a comparison row: its Wilson interval and McNemar p against run 0."""
+    has_bits = key in runs[i].bits and key in runs[0].bits
+    p = mcnemar_p(runs[0].bits[key], runs[i].bits[key]) if paired and has_bits else np.nan
+    return {
+        "metric": metric, "accuracy": cell["accuracy"], "ci_low": cell["ci_low"], "ci_high": cell["ci_high"],
+        "n": int(cell["n"]), "p_value": p, "test": "McNemar" if i else "",
+    }  # fmt: skip
+
+
 def comparison_table(runs: Sequence[RunSummary]) -> pd.DataFrame:
     """Long table: one row per (run, metric) with accuracy, 95% interval, n and a paired p-value vs run 1.
 
@@ -90,23 +102,7 @@ def comparison_table(runs: Sequence[RunSummary]) -> pd.DataFrame:
         paired = _paired(runs, i)
         clean = _cell_row(run.results, kind="clean")
         if clean is not None:
-            p = (
-                mcnemar_p(runs[0].bits["clean"], run.bits["clean"])
-                if paired and "clean" in run.bits and "clean" in runs[0].bits
-                else np.nan
-            )
-            rows.append(
-                {
-                    **base,
-                    "metric": "clean",
-                    "accuracy": clean["accuracy"],
-                    "ci_low": clean["ci_low"],
-                    "ci_high": clean["ci_high"],
-                    "n": int(clean["n"]),
-                    "p_value": p,
-                    "test": "McNemar" if i else "",
-                }
-            )
+            rows.append({**base, **_single_cell(runs, i, "clean", clean, "clean", paired)})
         if common:
             corr = run.results[run.results["cell"].isin(common)]
             per_sample = corruption_sample_accuracy(run, common)
@@ -133,23 +129,7 @@ def comparison_table(runs: Sequence[RunSummary]) -> pd.DataFrame:
             if cell is None:
                 continue
             key = f"attack/worst_case/{norm}/{eps:.6g}"
-            p = (
-                mcnemar_p(runs[0].bits[key], run.bits[key])
-                if paired and key in run.bits and key in runs[0].bits
-                else np.nan
-            )
-            rows.append(
-                {
-                    **base,
-                    "metric": worst_case_metric(norm, eps),
-                    "accuracy": cell["accuracy"],
-                    "ci_low": cell["ci_low"],
-                    "ci_high": cell["ci_high"],
-                    "n": int(cell["n"]),
-                    "p_value": p,
-                    "test": "McNemar" if i else "",
-                }
-            )
+            rows.append({**base, **_single_cell(runs, i, key, cell, worst_case_metric(norm, eps), paired)})
     return pd.DataFrame(
         rows, columns=["run_id", "label", "metric", "accuracy", "ci_low", "ci_high", "n", "p_value", "test"]
     )

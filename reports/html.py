@@ -32,13 +32,19 @@ from reports.html_parts import (
     note,
     num,
     page,
-    pct,
-    points,
     section,
     table,
 )
 from reports.model import RunReport, RunSummary
-from reports.tables import clean_accuracy, most_damaging, skipped_notes, with_drop
+from reports.tables import (
+    clean_accuracy,
+    hyperparameter_rows,
+    most_damaging,
+    pct,
+    points,
+    skipped_notes,
+    with_drop,
+)
 
 SECTIONS = (
     ("summary", "Summary"),
@@ -331,11 +337,7 @@ def attack_section(report: RunReport, figs: Mapping[str, bytes]) -> Html:
         parts.append(note("No adversarial examples were stored for this run.", "warn"))
     parts.append(Html("<h3>Attack hyperparameters</h3>"))
     if report.hyperparameters:
-        rows = [
-            [name, ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "defaults"]
-            for name, params in sorted(report.hyperparameters.items())
-        ]
-        parts.append(table(["attack", "hyperparameters"], rows, align="ll"))
+        parts.append(table(["attack", "hyperparameters"], hyperparameter_rows(report.hyperparameters), align="ll"))
     else:
         parts.append(note("Not run: no attack hyperparameters were recorded for this run.", "warn"))
     return section("attacks", "Attacks", *parts)

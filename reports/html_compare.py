@@ -11,8 +11,9 @@ from typing import Any
 
 from reports import plots
 from reports.compare import EFFECTIVE_ROBUSTNESS_CAVEAT, comparison_table, effective_robustness
-from reports.html_parts import Html, code, esc, figure, note, page, pct, points, pvalue, section, table
+from reports.html_parts import Html, code, esc, figure, note, page, pvalue, section, table
 from reports.model import RunSummary
+from reports.tables import effective_robustness_rows, pct
 
 
 def comparison_parts(runs: Sequence[RunSummary], figs: Mapping[str, bytes]) -> list[str]:
@@ -59,17 +60,7 @@ def comparison_parts(runs: Sequence[RunSummary], figs: Mapping[str, bytes]) -> l
         )
     )
     if er["predicted"].notna().any():
-        rows = [
-            [
-                r["label"],
-                r["shift"],
-                pct(r["clean"]),
-                pct(r["shift_accuracy"]),
-                pct(r["predicted"]),
-                points(r["effective_robustness"]),
-            ]
-            for _, r in er.iterrows()
-        ]
+        rows = effective_robustness_rows(er)
         parts += [
             Html("<h3>Effective robustness</h3>"),
             note(EFFECTIVE_ROBUSTNESS_CAVEAT),

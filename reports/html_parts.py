@@ -25,22 +25,6 @@ def esc(value: Any) -> Html:
     return value if isinstance(value, Html) else Html(html.escape("" if value is None else str(value)))
 
 
-def pct(value: Any, digits: int = 1) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "n/a"
-    return "n/a" if not np.isfinite(v) else f"{100 * v:.{digits}f}%"
-
-
-def points(value: Any) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "n/a"
-    return "n/a" if not np.isfinite(v) else f"{100 * v:+.1f}"
-
-
 def num(value: Any, fmt: str = ".4g") -> str:
     try:
         v = float(value)

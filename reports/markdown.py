@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from reports.tables import clean_accuracy, most_damaging, skipped_notes, with_drop
+from reports.tables import (
+    clean_accuracy,
+    effective_robustness_rows,
+    hyperparameter_rows,
+    most_damaging,
+    pct,
+    points,
+    skipped_notes,
+    with_drop,
+)
 
 if TYPE_CHECKING:
     from reports.model import RunReport
@@ -36,14 +45,6 @@ def make_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str
     lines = ["| " + " | ".join(str(h) for h in headers) + " |", "|" + "|".join(rule) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def pct(value: float) -> str:
-    return "n/a" if pd.isna(value) else f"{100 * value:.1f}%"
-
-
-def points(value: float) -> str:
-    return "n/a" if pd.isna(value) else f"{100 * value:+.1f}"
 
 
 def fmt_eps(value: float) -> str:
@@ -241,11 +242,7 @@ def attack_detail_lines(report: RunReport, figures: Mapping[str, str]) -> list[s
         lines += figure_lines(figures, ("distances",))
     lines += ["", "### Attack hyperparameters", ""]
     if report.hyperparameters:
-        rows = [
-            [name, ", ".join(f"{k}={v}" for k, v in sorted(p.items())) or "defaults"]
-            for name, p in sorted(report.hyperparameters.items())
-        ]
-        lines.append(make_table(["attack", "hyperparameters"], rows, align="ll"))
+        lines.append(make_table(["attack", "hyperparameters"], hyperparameter_rows(report.hyperparameters), align="ll"))
     else:
         lines.append("Not run: no attack hyperparameters were recorded for this run.")
     if report.adversarial:
@@ -359,17 +356,7 @@ def render_comparison_markdown(
     ]
     er = effective_robustness(table)
     if er["predicted"].notna().any():
-        rows = [
-            [
-                r["label"],
-                r["shift"],
-                pct(r["clean"]),
-                pct(r["shift_accuracy"]),
-                pct(r["predicted"]),
-                points(r["effective_robustness"]),
-            ]
-            for _, r in er.iterrows()
-        ]
+        rows = effective_robustness_rows(er)
         lines += [
             "",
             "### Effective robustness",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reports.stats import wilson_interval
@@ -97,3 +100,39 @@ def most_damaging(tidy_df: pd.DataFrame, top: int = 5) -> pd.DataFrame:
     cells["_level"] = cells["severity"].astype("Float64").fillna(cells["epsilon"].astype("Float64"))
     cells = cells.sort_values(["accuracy", "_level"], kind="stable").drop_duplicates(["perturbation", "norm"])
     return cells.sort_values(["drop", "_level"], ascending=[False, True], kind="stable").head(top).drop(columns="_level")
+
+
+# formatting shared by the Markdown and HTML reports ----------------------------------------
+def pct(value: Any, digits: int = 1) -> str:
+    """An accuracy in [0, 1] as a percentage; ``n/a`` for missing or non-numeric values."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return "n/a" if not np.isfinite(v) else f"{100 * v:.{digits}f}%"
+
+
+def points(value: Any) -> str:
+    """A difference of accuracies in signed percentage points; ``n/a`` when missing."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return "n/a" if not np.isfinite(v) else f"{100 * v:+.1f}"
+
+
+def hyperparameter_rows(hyperparameters: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
+    """``[attack, "k=v, ..."]`` per attack, sorted, for the reports' hyperparameter tables."""
+    return [
+        [name, ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "defaults"]
+        for name, params in sorted(hyperparameters.items())
+    ]
+
+
+def effective_robustness_rows(er: pd.DataFrame) -> list[list[str]]:
+    """Rows of the effective-robustness table: run, shift, clean, under shift, baseline fit, residual."""
+    return [
+        [r["label"], r["shift"], pct(r["clean"]), pct(r["shift_accuracy"]), pct(r["predicted"]),
+         points(r["effective_robustness"])]
+        for _, r in er.iterrows()
+    ]  # fmt: skip

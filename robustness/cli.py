@@ -211,8 +211,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
         print("defenses:")
         for name, cls in DEFENSES.items():
-            doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-            print(f"  {name:<14} {cls.kind.value:<9} {doc}")
+            print(f"  {name:<14} {cls.kind.value:<9} {cls.summary()}")
     if what == "runs":
         from robustness.store import Store
 

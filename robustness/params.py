@@ -1,13 +1,43 @@
-"""Validation of attack and defense hyperparameters at construction; messages name the owner and argument.
+"""Hyperparameters of attacks and defenses: reading them back, building by name, validating.
 
-``owner`` is how the message names what is being built: ``"pgd_linf"``, ``"defense 'jpeg'"``.
+Validators run at construction; ``owner`` is how their messages name what is being built:
+``"pgd_linf"``, ``"defense 'jpeg'"``.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
+from typing import Any, TypeVar
 
-from robustness.errors import UsageError
+from robustness.errors import UsageError, unknown_name
+from robustness.registry import Registry
+
+T = TypeVar("T", bound="Hyperparameters")
+
+
+class Hyperparameters:
+    """Mixin: the keyword-only arguments of ``__init__`` are the hyperparameters, stored under their names."""
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The hyperparameters and their current values."""
+        return {k: getattr(self, k) for k in self.defaults()}
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Default value of every hyperparameter, read from ``__init__``'s signature."""
+        params = inspect.signature(cls.__init__).parameters.values()
+        return {p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def build(registry: Registry[type[T]], what: str, name: str, hyperparameters: dict[str, Any]) -> T:
+    """Instantiate ``registry``'s ``name``; an unknown hyperparameter is refused with the known ones listed."""
+    cls = registry.get(name)
+    allowed = cls.defaults()
+    unknown = [k for k in hyperparameters if k not in allowed]
+    if unknown:
+        raise unknown_name(f"hyperparameter of {what} {name!r}", unknown[0], allowed)
+    return cls(**hyperparameters)
 
 
 def positive_int(owner: str, name: str, value: object) -> int:

@@ -30,6 +30,13 @@ def standard_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndar
     return out[:size].reshape(shape)
 
 
+def scaled_normal(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
+    """Gaussian noise of standard deviation ``sigma`` (float32), drawn from the sample's generator."""
+    noise = standard_normal(rng, shape)
+    noise *= np.float32(sigma)
+    return noise
+
+
 @register
 class GaussianNoise(Corruption):
     """Additive zero-mean Gaussian noise, independent per pixel and channel."""
@@ -47,10 +54,7 @@ class GaussianNoise(Corruption):
     table_large = (0.08, 0.12, 0.18, 0.26, 0.38)
 
     def make_params(self, image: np.ndarray, severity: int, rng: np.random.Generator) -> Params:
-        sigma = np.float32(self.parameter(severity, image.shape))
-        noise = standard_normal(rng, image.shape)
-        noise *= sigma
-        return {"noise": noise}
+        return {"noise": scaled_normal(rng, image.shape, self.parameter(severity, image.shape))}
 
     def apply(self, image: np.ndarray, params: Params) -> np.ndarray:
         return np.add(image, params["noise"], out=params["noise"])
@@ -118,10 +122,7 @@ class SpeckleNoise(Corruption):
     table_large = (0.15, 0.20, 0.35, 0.45, 0.60)
 
     def make_params(self, image: np.ndarray, severity: int, rng: np.random.Generator) -> Params:
-        sigma = np.float32(self.parameter(severity, image.shape))
-        noise = standard_normal(rng, image.shape)
-        noise *= sigma
-        return {"noise": noise}
+        return {"noise": scaled_normal(rng, image.shape, self.parameter(severity, image.shape))}
 
     def apply(self, image: np.ndarray, params: Params) -> np.ndarray:
         factor = np.add(params["noise"], np.float32(1.0), out=params["noise"])

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from robustness.errors import UsageError
+from robustness.params import Hyperparameters
 from robustness.registry import Registry
 
 #: (model, images in [0, 1], labels) -> scalar training loss
@@ -35,7 +36,7 @@ class DefenseKind(str, Enum):
     TRANSFORM = "transform"
 
 
-class Defense(ABC):
+class Defense(ABC, Hyperparameters):
     """Base class: subclasses set ``name``/``kind`` and take keyword-only hyperparameters.
 
     Hyperparameters are stored under their argument name; :meth:`hyperparameters`,
@@ -49,15 +50,6 @@ class Defense(ABC):
     def label(self) -> str:
         """How error messages name this defense."""
         return f"defense {self.name!r}"
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.defaults()}
-
-    @classmethod
-    def defaults(cls) -> dict[str, Any]:
-        """Default value of every keyword-only hyperparameter, read from ``__init__``."""
-        params = inspect.signature(cls.__init__).parameters.values()
-        return {p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
     @classmethod
     def summary(cls) -> str:

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from robustness.defenses.base import DEFENSES, Defense, TrainingDefense, TransformDefense
+from robustness import params as hyperparameters
 from robustness.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -37,14 +38,7 @@ CERTIFIED = "certified"
 
 def create(name: str, **params: Any) -> Defense:
     """Instantiate a registered defense; keyword arguments are its hyperparameters."""
-    cls = DEFENSES.get(name)
-    allowed = cls.defaults()
-    unknown = [k for k in params if k not in allowed]
-    if unknown:
-        from robustness.errors import unknown_name
-
-        raise unknown_name(f"hyperparameter of defense {name!r}", unknown[0], allowed)
-    return cls(**params)
+    return hyperparameters.build(DEFENSES, "defense", name, params)
 
 
 def from_config(config: Any) -> Defense | None:
