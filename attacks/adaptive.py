@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from attacks.base import model_bounds, model_device, true_model
-from robustness import params
-from robustness.errors import UsageError
+from robustness.core import params
+from robustness.core.errors import UsageError
 from robustness.models.classifier import Classifier
 
 Transform = Callable[[torch.Tensor], torch.Tensor]

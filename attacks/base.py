@@ -38,9 +38,9 @@ import torch
 from torch import nn
 
 from attacks.geometry import EPS_TOL, Norm, out_of_bounds, perturbation_norm, project
-from robustness.errors import UsageError
-from robustness.params import Hyperparameters
-from robustness.registry import Registry
+from robustness.core.errors import UsageError
+from robustness.core.params import Hyperparameters
+from robustness.core.registry import Registry
 
 __all__ = [
     "ATTACKS",

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from attacks.base import SweepResult
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 
 def concat(results: Sequence[SweepResult]) -> SweepResult:

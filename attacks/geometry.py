@@ -11,7 +11,7 @@ from enum import Enum
 
 import torch
 
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 #: absolute tolerance when checking that an example lies inside its epsilon ball or bounds
 EPS_TOL = 1e-6

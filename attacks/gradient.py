@@ -30,8 +30,8 @@ from torch import nn
 
 from attacks.base import ATTACKS, FixedBudgetAttack, model_bounds
 from attacks.geometry import Norm, normalize, project, random_in_ball
-from robustness import params
-from robustness.errors import UsageError
+from robustness.core import params
+from robustness.core.errors import UsageError
 
 LOSSES = ("ce", "margin")
 

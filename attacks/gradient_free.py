@@ -26,8 +26,8 @@ from torch import nn
 from attacks.base import ATTACKS, FixedBudgetAttack, MinimalAttack, model_bounds, model_device, successful
 from attacks.foolbox_bridge import criterion, foolbox_model, frozen, seeded
 from attacks.geometry import Norm, project
-from robustness import params
-from robustness.errors import UsageError
+from robustness.core import params
+from robustness.core.errors import UsageError
 
 
 class _RepeatedNoise(FixedBudgetAttack):

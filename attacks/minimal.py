@@ -24,8 +24,8 @@ from torch import nn
 from attacks.base import ATTACKS, MinimalAttack, model_bounds, model_device, successful
 from attacks.foolbox_bridge import criterion, foolbox_model, frozen, seeded
 from attacks.geometry import Norm
-from robustness import params
-from robustness.errors import UsageError
+from robustness.core import params
+from robustness.core.errors import UsageError
 
 
 class _FoolboxMinimal(MinimalAttack):

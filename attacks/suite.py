@@ -20,8 +20,8 @@ from attacks.base import ATTACKS, Attack, SweepResult
 from attacks.bookkeeping import concat, distance_summary, records, worst_case
 from attacks.geometry import Norm, as_norm
 from attacks.sanity import SanityFlag, run_checks
-from robustness import params
-from robustness.errors import UsageError
+from robustness.core import params
+from robustness.core.errors import UsageError
 
 #: Linf: single-step, iterative, minimum-norm (DeepFool) and a gradient-free floor
 DEFAULT_LINF: tuple[str, ...] = ("fgsm", "pgd_linf", "deepfool_linf", "noise_linf")

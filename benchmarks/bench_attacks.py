@@ -9,7 +9,7 @@
    call per epsilon) and of foolbox's ``LinfPGD`` (which runs once per epsilon) (goal: the
    sweep at least 2x cheaper, robust accuracy within 0.5 points).
 3. The audit's attacks at its default epsilons, with per-attack seconds and the sanity
-   checks: the embedded audit's lean set (``robustness.config.AUDIT_ATTACKS``) and
+   checks: the embedded audit's lean set (``robustness.run.config.AUDIT_ATTACKS``) and
    ``--attacks default`` (``attacks.DEFAULT_SUITE``, adding DDN and the gradient-free attacks).
 
 The model is the embedded default: ``small-cnn`` trained on ``digits`` (trained on first use
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import attacks  # noqa: E402
 from benchmarks.markdown_section import replace_section  # noqa: E402
-from robustness.config import AUDIT_ATTACKS, DEFAULT_EPS_L2, DEFAULT_EPS_LINF  # noqa: E402
+from robustness.run.config import AUDIT_ATTACKS, DEFAULT_EPS_L2, DEFAULT_EPS_LINF  # noqa: E402
 from robustness.models.classifier import Classifier  # noqa: E402
 
 AUDIT_EPS = {"linf": DEFAULT_EPS_LINF, "l2": DEFAULT_EPS_L2}

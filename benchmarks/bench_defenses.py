@@ -26,6 +26,7 @@ import os
 import platform
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ def train_all(contenders: tuple[str, ...], record: Path) -> dict[str, dict[str, 
     invocations that find the weights cached still report what training cost. Weights cached
     without a timing are trained again to measure it.
     """
+    from robustness.defenses import training_loss
     from robustness.models import ensure_trained
     from robustness.models.training import cache_path
 
@@ -65,7 +67,8 @@ def train_all(contenders: tuple[str, ...], record: Path) -> dict[str, dict[str, 
         weights = cache_path("small-cnn", "digits", 0, recipe)
         cached = weights.exists() and weights.name in seconds
         start = time.perf_counter()
-        ensure_trained("small-cnn", "digits", seed=0, recipe=recipe, retrain=not cached)
+        loss = partial(training_loss, recipe)
+        ensure_trained("small-cnn", "digits", seed=0, recipe=recipe, loss=loss, retrain=not cached)
         if not cached:
             seconds[weights.name] = {
                 "seconds": round(time.perf_counter() - start, 1),
@@ -92,7 +95,7 @@ def _recipe(label: str) -> Any:
 
 def evaluation_seconds(store_path: Path, refs: list[Any]) -> dict[str, float]:
     """Seconds of cell computation per contender (its runs' cells in the store, naive run included)."""
-    from robustness.store import Store
+    from robustness.results.store import Store
 
     out = {}
     with Store(store_path, readonly=True) as store:

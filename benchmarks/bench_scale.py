@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.markdown_section import replace_section  # noqa: E402
 from robustness.models.zoo import MODELS  # noqa: E402
-from robustness.plan import make_plan  # noqa: E402
+from robustness.run.plan import make_plan  # noqa: E402
 
 GRID = ["--corruptions", "gaussian_noise,rotation", "--severities", "1", "--attacks", "none", "--batch-size", "256"]
 RAY_GRID = ["--corruptions", "lighting,geometric,occlusion", "--severities", "1-5", "--attacks", "fgsm,pgd_linf",
@@ -56,7 +56,7 @@ def audit(args: list[str], workdir: Path) -> tuple[float, float]:
 
 def ray_grid_size() -> str:
     """The cell count of RAY_GRID, read from the audit's own plan."""
-    from robustness.cli import audit_config, build_parser
+    from robustness.cli.main import audit_config, build_parser
 
     plan = make_plan(audit_config(build_parser().parse_args(["audit", *RAY_GRID])))
     corruptions = len({c.perturbation for c in plan.corruption_cells})

@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from robustness.config import AuditConfig
-from robustness.engine import run_audit
+from robustness.run.config import AuditConfig
+from robustness.api import run_audit
 
 GRID = {
     "n": 540,

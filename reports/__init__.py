@@ -3,7 +3,7 @@
 Markdown (:func:`render_markdown`), self-contained HTML (:mod:`reports.html`), plots
 (:mod:`reports.plots`), pictures (:mod:`reports.images`), comparisons across runs
 (:mod:`reports.compare`, :mod:`reports.html_compare`) and exports (:mod:`reports.export`:
-Parquet, JSON, LaTeX). The records come from the store through ``robustness.outputs``; see
+Parquet, JSON, LaTeX). The records come from the store through ``robustness.results.writer``; see
 :mod:`reports.model`.
 """
 

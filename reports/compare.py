@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from reports.model import RunSummary
-from reports.stats import expit, logit, logit_fit, mcnemar_p, mean_interval, paired_t_p
+from reports.significance import mcnemar_p
+from reports.stats import expit, logit, logit_fit, mean_interval, paired_t_p
 
 CORRUPTION_METRIC = "corruptions (mean)"
 #: what a reader must know about the fit behind effective robustness here

@@ -1,6 +1,6 @@
 """What a report is made of: plain records read from the store (numpy, pandas, dicts; no torch).
 
-``robustness.outputs`` gathers these from the store; the renderers in this package only
+``robustness.results.writer`` gathers these from the store; the renderers in this package only
 read them, so a report can be regenerated anywhere the store can be opened.
 """
 
@@ -64,7 +64,7 @@ class FragileImage:
 
 @dataclass(frozen=True)
 class CorruptionMetrics:
-    """Hendrycks & Dietterich metrics computed by ``robustness.corruption_metrics``."""
+    """Hendrycks & Dietterich metrics computed by ``reports.corruption_metrics``."""
 
     summary: pd.DataFrame  # metric, value, note
     errors: pd.DataFrame  # per corruption: perturbation, family, error, baseline_error, ce, relative_ce, benchmark

@@ -298,3 +298,13 @@ def rank_groups(
     return pd.DataFrame(
         {"model": order, "value": [values[k] for k in order], "rank": ranks, "group": [letters[k] for k in order]}
     )
+
+
+def mcnemar_p(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact two-sided McNemar test of paired per-sample correctness ``a`` vs ``b``.
+
+    >>> a = np.array([1] * 30 + [0] * 10, dtype=bool); b = np.array([1] * 20 + [0] * 20, dtype=bool)
+    >>> round(mcnemar_p(a, b), 4)
+    0.002
+    """
+    return mcnemar_exact(a, b).p_value

@@ -49,18 +49,6 @@ def mean_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, 
     return mean, float(max(0.0, mean - half)), float(min(1.0, mean + half))
 
 
-def mcnemar_p(a: np.ndarray, b: np.ndarray) -> float:
-    """Exact two-sided McNemar test of paired per-sample correctness ``a`` vs ``b``.
-
-    >>> a = np.array([1] * 30 + [0] * 10, dtype=bool); b = np.array([1] * 20 + [0] * 20, dtype=bool)
-    >>> round(mcnemar_p(a, b), 4)
-    0.002
-    """
-    from reports.significance import mcnemar_exact
-
-    return mcnemar_exact(a, b).p_value
-
-
 def paired_t_p(a: np.ndarray, b: np.ndarray) -> float:
     """Two-sided paired t-test p-value of per-sample values (1.0 when they never differ)."""
     from scipy.stats import ttest_rel

@@ -4,7 +4,7 @@
 >>> df = robustness.audit(n=128)  # doctest: +SKIP
 
 The heavy modules (torch, albumentations, foolbox) load on first use, so that
-``robustness.store`` and ``reports`` stay importable without them.
+``robustness.results.store`` and ``reports`` stay importable without them.
 """
 
 from __future__ import annotations
@@ -17,19 +17,19 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from robustness.config import AuditConfig
-    from robustness.engine import audit
+    from robustness.run.config import AuditConfig
+    from robustness.api import audit
 
 __all__ = ["AuditConfig", "__version__", "audit"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "audit":
-        from robustness.engine import audit
+        from robustness.api import audit
 
         return audit
     if name == "AuditConfig":
-        from robustness.config import AuditConfig
+        from robustness.run.config import AuditConfig
 
         return AuditConfig
     raise AttributeError(f"module 'robustness' has no attribute {name!r}")

@@ -1,5 +1,5 @@
 import sys
 
-from robustness.cli import main
+from robustness.cli.main import main
 
 sys.exit(main())

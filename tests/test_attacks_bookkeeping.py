@@ -10,7 +10,7 @@ from tests.conftest_attacks import digits, net  # noqa: F401  (fixtures)
 import attacks
 from attacks.base import FixedBudgetAttack, MinimalAttack, SweepResult
 from attacks.geometry import EPS_TOL, Norm, perturbation_norm
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 LINF = (0.05, 0.1, 0.2, 0.3)
 L2 = (0.5, 1.0, 2.0)

@@ -9,7 +9,7 @@ from tests.conftest_attacks import digits, net  # noqa: F401  (fixtures)
 from torch import nn
 
 import attacks
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 
 class _RowCounter(nn.Module):

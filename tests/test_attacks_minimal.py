@@ -73,7 +73,7 @@ def test_gradient_free_attacks_run_on_a_subset(net, digits) -> None:  # noqa: F8
 
 
 def test_hsj_refuses_other_pixel_bounds(digits) -> None:  # noqa: F811
-    from robustness.errors import UsageError
+    from robustness.core.errors import UsageError
     from robustness.models.classifier import Classifier
     from tests.conftest_attacks import make_classifier
 

@@ -11,7 +11,7 @@ from tests.conftest_attacks import digits, make_quantized, make_randomized, make
 
 import attacks
 from attacks.sanity import SanityFlag, run_checks
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 LINF = (0.1, 0.2, 0.3)
 

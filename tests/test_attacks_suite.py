@@ -9,7 +9,7 @@ import pytest
 from tests.conftest_attacks import digits, net  # noqa: F401  (fixtures)
 
 import attacks
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 
 def test_default_suites_are_registered_and_cover_the_issue() -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from robustness.config import AuditConfig
-from robustness.engine import run_audit
+from robustness.run.config import AuditConfig
+from robustness.api import run_audit
 
 SMALL = {
     "n": 96,
@@ -137,7 +137,7 @@ def test_two_audits_writing_one_store_at_once_lose_nothing(tmp_path: Path, digit
 
 
 def test_sanity_checks_count_only_the_samples_a_subset_attack_ran_on(tmp_path: Path, digits_weights: str) -> None:
-    from robustness.store import Store
+    from robustness.results.store import Store
 
     config = small_config(
         tmp_path, corruptions=("none",), attacks=("fgsm", "noise_linf"), attack_params={"noise_linf": {"max_samples": 5}}

@@ -9,7 +9,7 @@ import pytest
 
 import robustness.corruptions as rc
 from robustness.data import cfiles
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 
 @pytest.fixture

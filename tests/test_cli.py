@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from robustness.cli import main
+from robustness.cli.main import main
 from robustness.models.zoo import MODELS
 
 FAST = ["--n", "16", "--corruptions", "rotation", "--severities", "1", "--attacks", "fgsm", "--eps", "0.1"]

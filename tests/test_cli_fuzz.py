@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from robustness.cli import audit_config, build_parser
-from robustness.errors import UsageError
+from robustness.cli.audit import audit_config
+from robustness.cli.main import build_parser
+from robustness.core.errors import UsageError
 
 FLAGS = [
     "--model", "--weights", "--num-classes", "--mean", "--std", "--dataset", "--n", "--corruptions", "--severities",

@@ -8,21 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from robustness.compare import (
-    CompareConfig,
-    RunRef,
-    add_compare_parser,
-    add_defense_args,
-    cmd_compare,
-    compare,
-    compare_runs,
-    parse_contender,
-    parse_params,
-    recipe_from_args,
-)
-from robustness.config import AuditConfig
-from robustness.errors import UsageError
-from robustness.store import CellResult, Store
+from robustness.cli.args import Parser, add_defense_args
+from robustness.cli.commands import recipe_from_args
+from robustness.cli.compare import add_compare_parser, cmd_compare, compare_config
+from robustness.compare import CompareConfig, RunRef, compare, compare_runs, parse_contender, parse_params
+from robustness.core.errors import UsageError
+from robustness.results.store import CellResult, Store
+from robustness.run.config import AuditConfig
 
 N = 300
 CELLS = [
@@ -117,8 +109,6 @@ def test_mce_names_the_corruptions_a_flawless_baseline_leaves_undefined(tmp_path
 def test_cli_compares_stored_runs_and_writes_the_report(
     planted_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from robustness.cli import Parser
-
     parser = Parser(prog="robustness")
     add_compare_parser(parser.add_subparsers(dest="command", parser_class=Parser))
     out = tmp_path / "out"
@@ -146,9 +136,7 @@ def test_cli_compares_stored_runs_and_writes_the_report(
 
 
 def test_equivalent_command_round_trips_through_the_parser() -> None:
-    from robustness.cli import Parser
-    from robustness.compare import compare_config
-    from robustness.compare.command import equivalent_command
+    from robustness.compare.api import equivalent_command
 
     config = CompareConfig(contenders=("standard", "pgd-at:epsilon=0.2"), n=32, eps=(0.1, 0.2), naive=False, seed=3)
     parser = Parser(prog="robustness")
@@ -265,7 +253,7 @@ def test_user_models_compare_end_to_end(tmp_path: Path) -> None:
 
 
 def test_defenses_compare_end_to_end(tmp_path: Path) -> None:
-    from robustness.engine import run_audit
+    from robustness.api import run_audit
     from robustness.models import ensure_trained
     from robustness.models.training import TrainRecipe
 
@@ -312,7 +300,7 @@ def test_training_defense_on_a_user_model_is_refused(tmp_path: Path) -> None:
 
 
 def test_cli_defense_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from robustness.cli import main
+    from robustness.cli.main import main
     from robustness.models import ensure_trained
     from robustness.models.training import TrainRecipe
 
@@ -333,8 +321,8 @@ def test_cli_defense_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "quality should be an integer between 1 and 100" in capsys.readouterr().err
 
 
-def test_single_run_report_section_describes_the_defense(tmp_path: Path) -> None:
-    from robustness.compare import defense_section
+def test_single_run_report_section_describes_the_defense() -> None:
+    from reports.defense_section import defense_section
 
     jpeg = {"name": "jpeg", "kind": "transform", "summary": "JPEG.", "hyperparameters": {"quality": 75}}
     smoothing = {"name": "smoothing", "kind": "training", "summary": "Smoothing.", "hyperparameters": {}}
@@ -342,23 +330,11 @@ def test_single_run_report_section_describes_the_defense(tmp_path: Path) -> None
         "sigma": 0.25, "n0": 64, "n": 512, "alpha": 0.001, "max_radius": 0.55, "samples": 3, "abstain_rate": 0.1,
         "radii": [0.25, 0.5], "certified_accuracy": [0.8, 0.6],
     }  # fmt: skip
-    with Store(tmp_path / "s.sqlite") as store:
-        for run_id, model in [
-            ("plain", {}),
-            ("naive", {"defense": jpeg, "defense_eval": "naive"}),
-            ("adaptive", {"defense": jpeg, "defense_eval": "adaptive"}),
-            ("smooth", {"defense": smoothing}),
-        ]:
-            store.begin_run(
-                run_id, model="m", dataset="d", seed=0, config={}, info={"model": model}, sample_ids=np.arange(3),
-                labels=np.arange(3),
-            )  # fmt: skip
-        store.put_artifact("smooth", "certified", certified)
-        assert defense_section(store, "plain", None) == []
-        assert "UNRELIABLE: naive evaluation" in "\n".join(defense_section(store, "naive", None))
-        assert "Attacks were adaptive" in "\n".join(defense_section(store, "adaptive", None))
-        text = "\n".join(defense_section(store, "smooth", None))
-        assert "| certified accuracy | 80.0% | 60.0% |" in text and "abstain rate 10.0%" in text
+    assert defense_section({}, None) == []
+    assert "UNRELIABLE: naive evaluation" in "\n".join(defense_section({"defense": jpeg, "defense_eval": "naive"}, None))
+    assert "Attacks were adaptive" in "\n".join(defense_section({"defense": jpeg, "defense_eval": "adaptive"}, None))
+    text = "\n".join(defense_section({"defense": smoothing}, certified))
+    assert "| certified accuracy | 80.0% | 60.0% |" in text and "abstain rate 10.0%" in text
 
 
 def test_transform_counts_a_sample_fooled_by_either_attack(tmp_path: Path) -> None:

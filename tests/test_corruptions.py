@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import robustness.corruptions as rc
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 IMAGENET_C = {
     "noise": ["gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise"],

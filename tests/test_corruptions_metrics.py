@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from robustness import corruption_metrics as metrics
-from robustness.errors import UsageError
+from reports import corruption_metrics as metrics
+from robustness.core.errors import UsageError
 
 FAMILY = {
     "gaussian_noise": "noise", "shot_noise": "noise", "impulse_noise": "noise", "defocus_blur": "blur",
@@ -119,7 +119,7 @@ def test_alexnet_normalises_only_runs_over_all_five_severities() -> None:
 
 @pytest.mark.parametrize(("side", "normalised"), [(32, False), (224, True)])
 def test_reports_normalise_by_alexnet_only_at_imagenet_scale(side: int, normalised: bool) -> None:
-    from robustness.report_data import corruption_metrics
+    from robustness.results.records import corruption_metrics
 
     table = results({c: e / 2 for c, e in metrics.ALEXNET_ERRORS.items()}, 0.1)
     record = {"info": {"model": {"input_shape": [3, side, side]}}}

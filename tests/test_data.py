@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from robustness.data import DATASETS, DatasetRequest, load_dataset
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 
 def test_digits_is_a_fixed_stratified_split_of_real_digits() -> None:

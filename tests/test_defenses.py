@@ -18,7 +18,7 @@ from robustness.defenses import codec
 from robustness.defenses.adversarial import pgd_linf
 from robustness.defenses.augment import OPERATIONS, augmix
 from robustness.defenses.smoothing import ABSTAIN, clopper_pearson_lower
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 from robustness.models import Classifier
 from robustness.models.training import TrainRecipe
 
@@ -349,7 +349,7 @@ def test_smoothing_certifies_given_weights_as_they_are() -> None:
 
 def test_finish_run_stores_certificates_once(tmp_path) -> None:  # noqa: ANN001
     from robustness.data.base import ArrayDataset
-    from robustness.store import Store
+    from robustness.results.store import Store
 
     data = ArrayDataset(
         "toy", (np.random.default_rng(0).random((6, 8, 8, 1)) * 255).astype(np.uint8), [0, 1, 2] * 2, ["a", "b", "c"]
@@ -376,7 +376,7 @@ def test_finish_run_stores_certificates_once(tmp_path) -> None:  # noqa: ANN001
 
 
 def test_cli_help_lists_every_defense() -> None:
-    from robustness.compare.command import DEFENSE_NAMES
+    from robustness.cli.args import DEFENSE_NAMES
 
     assert {n.strip().split(" ")[0] for part in DEFENSE_NAMES.split(";") for n in part.split(",")} == set(
         defenses.DEFENSES
@@ -384,8 +384,8 @@ def test_cli_help_lists_every_defense() -> None:
 
 
 def test_run_id_sees_resolved_defense_settings(digits_weights: str) -> None:
-    from robustness.config import AuditConfig
-    from robustness.engine import prepare
+    from robustness.run.config import AuditConfig
+    from robustness.run.prepare import prepare
 
     def run_id(**settings: object) -> str:
         config = AuditConfig(weights=digits_weights, n=8, corruptions=("none",), attacks=("fgsm",), **settings)

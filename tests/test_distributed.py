@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from robustness.config import AuditConfig
-from robustness.engine import run_audit
-from robustness.store import Store
+from robustness.run.config import AuditConfig
+from robustness.api import run_audit
+from robustness.results.store import Store
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'robustness-suite[ray]')")
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 from robustness.models import Classifier, ModelRequest, load_classifier
 from robustness.models.loading import build_model, load_state_dict
 from robustness.models.zoo import MODELS

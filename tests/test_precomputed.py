@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from robustness.cli import main
-from robustness.config import AuditConfig
-from robustness.engine import run_audit
-from robustness.errors import UsageError
-from robustness.store import Store
+from robustness.cli.main import main
+from robustness.run.config import AuditConfig
+from robustness.api import run_audit
+from robustness.core.errors import UsageError
+from robustness.results.store import Store
 
 GRID = {"n": 48, "corruptions": ("rotation", "gaussian_noise"), "severities": (1, 3, 5), "attacks": ("none",)}
 

@@ -22,12 +22,13 @@ from reports.html import render_html
 from reports.html_parts import markdown_section
 from reports.images import amplified_difference, to_png, upscale
 from reports.model import RunSummary
-from reports.stats import mcnemar_p, mean_interval
-from robustness.artifacts import ADVERSARIAL, FRAGILE, GRID
-from robustness.errors import UsageError
-from robustness.outputs import run_record, write_comparison, write_outputs
-from robustness.report_data import gather_report
-from robustness.store import CellResult, Store
+from reports.significance import mcnemar_p
+from reports.stats import mean_interval
+from robustness.run.artifacts import ADVERSARIAL, FRAGILE, GRID
+from robustness.core.errors import UsageError
+from robustness.results.writer import run_record, write_comparison, write_outputs
+from robustness.results.records import gather_report
+from robustness.results.store import CellResult, Store
 
 N = 60
 CORRUPTIONS = {"gaussian_noise": "noise", "defocus_blur": "blur", "fog": "weather", "rotation": "geometric"}
@@ -461,7 +462,7 @@ def test_subset_attack_rows_are_marked_as_upper_bounds() -> None:
 def test_report_command_reads_the_store_without_torch(store: Store, tmp_path: Path) -> None:
     """`robustness report` regenerates a run (mCE included) from the store alone: no torch, no model."""
     code = (
-        "import sys\nfrom robustness.cli import main\n"
+        "import sys\nfrom robustness.cli.main import main\n"
         f"code = main(['report', 'run-a', 'run-b', '--store', {str(store.path)!r}, '--out', {str(tmp_path)!r}])\n"
         "print(code, sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))[:3])"
     )

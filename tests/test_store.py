@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from robustness.store import CellResult, Store, pack_bits, unpack_bits
+from robustness.results.store import CellResult, Store, pack_bits, unpack_bits
 
 IDS = np.arange(100)
 
@@ -89,7 +89,7 @@ def test_a_failed_commit_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_resume_with_other_samples_is_refused(tmp_path: Path) -> None:
-    from robustness.errors import UsageError
+    from robustness.core.errors import UsageError
 
     with Store(tmp_path / "s.sqlite") as store:
         _begin(store)

@@ -1,4 +1,4 @@
-"""Compare models and defenses on the same grid, with paired statistics.
+"""Compare models and defenses on the same grid, with paired statistics (layer: imports run, results, reports, core).
 
 ``robustness compare standard pgd-at augment jpeg smoothing`` trains (or loads from the
 cache) each defense on the same dataset and architecture, runs every contender through the
@@ -22,22 +22,13 @@ run (``run:RUN_ID``). Runs on different datasets or samples are refused with the
 
 from typing import Any
 
-from robustness.compare.command import (
-    CompareOutcome,
-    add_compare_parser,
-    add_defense_args,
-    cmd_compare,
-    compare,
-    compare_config,
-    recipe_from_args,
-)
 from robustness.compare.contenders import CompareConfig, Contender, RunRef, parse_contender, parse_params
 
 #: names loaded on first use: the analysis pulls in pandas, scipy and the reports package
 _LAZY = {
     "Comparison": "analysis", "RunData": "analysis", "analyze": "analysis", "check_comparable": "analysis",
-    "compare_runs": "analysis", "load_run": "analysis", "defense_section": "render",
-    "render_markdown": "render", "write_comparison": "render",
+    "compare_runs": "analysis", "load_run": "analysis", "render_markdown": "render", "write_comparison": "render",
+    "CompareOutcome": "api", "compare": "api", "equivalent_command": "api",
 }  # fmt: skip
 
 
@@ -56,19 +47,14 @@ __all__ = [
     "Contender",
     "RunData",
     "RunRef",
-    "add_compare_parser",
-    "add_defense_args",
     "analyze",
     "check_comparable",
-    "cmd_compare",
     "compare",
-    "compare_config",
     "compare_runs",
-    "defense_section",
+    "equivalent_command",
     "load_run",
     "parse_contender",
     "parse_params",
-    "recipe_from_args",
     "render_markdown",
     "write_comparison",
 ]

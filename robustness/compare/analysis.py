@@ -25,7 +25,7 @@ from reports.significance import (
     sign_flip_test,
 )
 from robustness.compare.contenders import RunRef
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 
 @dataclass
@@ -327,7 +327,7 @@ def methods(*, n_boot: int, alpha: float) -> dict[str, str]:
 
 def compare_runs(store_path: str | Path, labeled: list[RunRef], **options: Any) -> Comparison:
     """Analyze stored runs: ``labeled[0]`` is the baseline; naive runs ride along with their contender."""
-    from robustness.store import Store
+    from robustness.results.store import Store
 
     with Store(store_path, readonly=True) as store:
         runs = []

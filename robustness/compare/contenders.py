@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from robustness.config import DEFAULT_OUT
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
+from robustness.run.config import DEFAULT_OUT, AuditConfig
 
 DEFAULT_ATTACKS = ("pgd_linf", "pgd_l2")
 DEFAULT_EPS = (0.05, 0.1, 0.2)
@@ -82,7 +82,7 @@ def parse_contender(text: str) -> Contender:
         return Contender(text, "model", spec=spec, weights=weights or None)
     name, _, raw = text.partition(":")
     if name not in DEFENSES:
-        from robustness.errors import unknown_name
+        from robustness.core.errors import unknown_name
 
         err = unknown_name("defense", name, DEFENSES)
         raise UsageError(
@@ -154,7 +154,6 @@ SHARED = (
 
 def audit_configs(config: CompareConfig, contender: Contender) -> dict[str, Any]:
     """The audits a contender needs: ``{"main": AuditConfig}`` plus ``"naive"`` for transforms."""
-    from robustness.config import AuditConfig
     from robustness.defenses import DEFENSES, DefenseKind
 
     base = {k: getattr(config, k) for k in SHARED} | {"store": str(config.store_path())}
@@ -190,7 +189,17 @@ def run_contenders(config: CompareConfig, contenders: list[Contender]) -> list[R
 
     Everything that can fail on bad input fails here, before the first audit runs.
     """
-    from robustness.engine import prepare, run_audit
+    from robustness.results.store import Store
+    from robustness.results.writer import write_outputs
+    from robustness.run.engine import run
+    from robustness.run.prepare import prepare
+
+    def run_audit(audit: AuditConfig) -> str:
+        """Run (or resume) one contender's audit and write its own report folder; its run id."""
+        outcome = run(audit)
+        with Store(outcome.store, readonly=True) as store:
+            write_outputs(store, outcome.run_id, Path(audit.out) / outcome.run_id)
+        return outcome.run_id
 
     plans: list[tuple[Contender, dict[str, Any]]] = []
     samples: tuple[str, Any] | None = None
@@ -214,8 +223,8 @@ def run_contenders(config: CompareConfig, contenders: list[Contender]) -> list[R
             refs.append(RunRef(contender.label, str(contender.run_id), source="run"))
             continue
         print(f"[{k + 1}/{len(plans)}] {contender.label}: evaluating", file=sys.stderr)
-        main = run_audit(configs["main"]).run_id
-        naive = run_audit(configs["naive"]).run_id if "naive" in configs else None
+        main = run_audit(configs["main"])
+        naive = run_audit(configs["naive"]) if "naive" in configs else None
         refs.append(RunRef(contender.label, main, naive, contender.source))
     return refs
 
@@ -226,7 +235,7 @@ def _check_stored(config: CompareConfig, stored: list[Contender], samples: tuple
         return
     import numpy as np
 
-    from robustness.store import Store
+    from robustness.results.store import Store
 
     with Store(config.store_path(), readonly=True) as store:
         for contender in stored:

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from robustness.compare.analysis import Comparison, RunData
+from reports.defense_section import NAIVE_FLAG
 from robustness.compare.contenders import CompareConfig, RunRef
 
-NAIVE_FLAG = "UNRELIABLE: naive evaluation (gradients through the non-differentiable step)"
 
 
 def _pct(value: float) -> str:
@@ -284,7 +284,7 @@ def render_html(cmp: Comparison, markdown: str) -> str:
 
 
 def write_comparison(cmp: Comparison, config: CompareConfig, refs: list[RunRef]) -> Path:
-    from robustness.outputs import atomic_folder
+    from robustness.results.writer import atomic_folder
 
     out_dir = Path(config.out) / comparison_id(refs)
     record = {
@@ -303,41 +303,3 @@ def write_comparison(cmp: Comparison, config: CompareConfig, refs: list[RunRef])
     }
     atomic_folder(out_dir, files)
     return out_dir
-
-
-def defense_section(store: Any, run_id: str, results: pd.DataFrame) -> list[str]:
-    """A single run's report section on its defense: what it is, how attacks saw it, its certificates."""
-    from reports.markdown import make_table
-
-    model = store.run(run_id)["info"].get("model") or {}
-    defense = model.get("defense")
-    if not defense:
-        return []
-    hyper = ", ".join(f"{k}={v}" for k, v in defense.get("hyperparameters", {}).items())
-    lines = ["## Defense", "", f"**{defense['name']}** ({defense['kind']}): {defense.get('summary', '')} ({hyper})."]
-    if defense["kind"] == "transform":
-        if model.get("defense_eval") == "naive":
-            lines += [
-                "",
-                f"**{NAIVE_FLAG}.** The attack numbers of this run took autograd's gradient through the transform; "
-                "they are not a measure of robustness. Re-run with `--defense-eval adaptive` (the default).",
-            ]
-        else:
-            lines += [
-                "",
-                "Attacks were adaptive: gradients through BPDA (the transform's backward pass replaced), averaged "
-                "with EOT when the transform is random; success judged on the defended model.",
-            ]
-    certified = store.artifact(run_id, "certified")
-    if certified:
-        acc = [_pct(v) for v in certified["certified_accuracy"]]
-        lines += [
-            "",
-            f"Randomized-smoothing certificates (sigma {certified['sigma']:g}, n0 {certified['n0']}, "
-            f"n {certified['n']}, alpha {certified['alpha']:g}; max certifiable radius "
-            f"{certified['max_radius']:.3f}; abstain rate "
-            f"{_pct(certified['abstain_rate'])}):",
-            "",
-            make_table(["", *[f"L2 r={r:g}" for r in certified["radii"]]], [["certified accuracy", *acc]]),
-        ]
-    return [*lines, ""]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from robustness.corruption_metrics import SEVERITIES
+from reports.corruption_metrics import SEVERITIES
 from robustness.corruptions.base import (
     CORRUPTIONS,
     Corruption,
@@ -29,7 +29,7 @@ from robustness.corruptions.base import (
     sample_rng,
     to_working,
 )
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 FAMILY_MODULES = ("noise", "blur", "weather", "digital", "lighting", "geometric", "occlusion")
 #: ImageNet-C's benchmark families first, in the paper's order, then the suite's

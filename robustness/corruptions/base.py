@@ -26,9 +26,9 @@ import numpy as np
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-from robustness.corruption_metrics import SMALL_IMAGE_MAX_SIDE  # noqa: E402
-from robustness.errors import UsageError  # noqa: E402
-from robustness.registry import Registry  # noqa: E402
+from reports.corruption_metrics import SMALL_IMAGE_MAX_SIDE  # noqa: E402
+from robustness.core.errors import UsageError  # noqa: E402
+from robustness.core.registry import Registry  # noqa: E402
 
 MIN_SIDE = 8
 _MASK64 = (1 << 64) - 1

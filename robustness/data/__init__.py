@@ -8,7 +8,7 @@ from robustness.data import builtin as _builtin  # noqa: F401  (registers digits
 from robustness.data import external as _external  # noqa: F401  (registers torchvision sets)
 from robustness.data.base import DATASETS, ArrayDataset, Batch, DatasetRequest, ImageDataset
 from robustness.data.external import image_folder
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 __all__ = ["DATASETS", "ArrayDataset", "Batch", "DatasetRequest", "ImageDataset", "load_dataset"]
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from robustness.errors import UsageError
-from robustness.registry import Registry
+from robustness.core.errors import UsageError
+from robustness.core.registry import Registry
 
 
 @dataclass(frozen=True)

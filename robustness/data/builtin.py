@@ -7,7 +7,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from robustness.data.base import DATASETS, ArrayDataset, DatasetRequest, ImageDataset
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 DIGITS_SIZE = 32
 DIGITS_TEST_FRACTION = 0.3

@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 Layout = Literal["cifar", "imagenet"]
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".webp")

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from robustness.data.base import DATASETS, ArrayDataset, DatasetRequest, ImageDataset
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 DEFAULT_ROOT = "data"
 

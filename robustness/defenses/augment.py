@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustness import params
+from robustness.core import params
 from robustness.defenses.base import DEFENSES, LossFn, TrainingDefense
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 #: batch [N, C, H, W] in [0, 1], per-sample levels [N] in (0, 1] -> augmented batch
 Op = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

@@ -23,9 +23,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from robustness.errors import UsageError
-from robustness.params import Hyperparameters
-from robustness.registry import Registry
+from robustness.core.errors import UsageError
+from robustness.core.params import Hyperparameters
+from robustness.core.registry import Registry
 
 #: (model, images in [0, 1], labels) -> scalar training loss
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]

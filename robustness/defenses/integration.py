@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from robustness.defenses.base import DEFENSES, Defense, TrainingDefense, TransformDefense
-from robustness import params as hyperparameters
-from robustness.errors import UsageError
+from robustness.core import params as hyperparameters
+from robustness.core.errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def train_recipe(name: str | None, params: dict[str, Any] | None = None, *, epoc
 
 
 def training_loss(recipe: Any, num_classes: int) -> Any:
-    """The training loss of ``recipe.defense`` with ``recipe.defense_params`` (called by ``ensure_trained``)."""
+    """The training loss of ``recipe.defense`` with ``recipe.defense_params`` (what ``ensure_trained`` takes as ``loss``)."""
     defense = create(recipe.defense, **dict(recipe.defense_params or {}))
     if not isinstance(defense, TrainingDefense):
         raise UsageError(f"defense {recipe.defense!r} is an input transformation, not a training recipe.")
@@ -106,8 +106,8 @@ def prepare_request(config: Any, request: Any) -> Any:
             "--weights without --defense, or use a transform defense (jpeg, bit-depth, median-filter)."
         )
     weights = ensure_trained(
-        request.spec, config.dataset, seed=config.seed, recipe=defense.recipe(), data_root=config.data_root,
-        device=config.device,
+        request.spec, config.dataset, seed=config.seed, recipe=defense.recipe(),
+        loss=lambda num_classes: defense.loss(num_classes=num_classes), data_root=config.data_root, device=config.device,
     )  # fmt: skip
     return replace(request, weights=weights)
 

@@ -29,9 +29,9 @@ from scipy.stats import beta as _beta
 from scipy.stats import norm as _normal
 from torch import nn
 
-from robustness import params
+from robustness.core import params
 from robustness.defenses.base import DEFENSES, LossFn, TrainingDefense
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 ABSTAIN = -1
 

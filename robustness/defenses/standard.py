@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustness import params
+from robustness.core import params
 from robustness.defenses.base import DEFENSES, LossFn, TrainingDefense
 
 

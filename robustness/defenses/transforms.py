@@ -16,10 +16,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from robustness import params
+from robustness.core import params
 from robustness.defenses import codec
 from robustness.defenses.base import DEFENSES, TransformDefense
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 BACKWARDS = ("identity", "straight_through", "exact")
 

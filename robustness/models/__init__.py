@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, replace
 
 import torch
@@ -10,12 +11,13 @@ import torch
 from robustness.data import DatasetRequest, load_dataset
 from robustness.models.classifier import Classifier
 from robustness.models.loading import ModelRequest, build_model, file_digest, make_classifier
-from robustness.models.training import TrainRecipe, cache_path, save_checkpoint, train_model
+from robustness.models.training import LossFn, TrainRecipe, cache_path, save_checkpoint, train_model
 from robustness.models.zoo import MODELS
 
 __all__ = [
     "MODELS",
     "Classifier",
+    "LossFn",
     "ModelRequest",
     "TrainRecipe",
     "ensure_trained",
@@ -31,25 +33,28 @@ def ensure_trained(
     *,
     seed: int = 0,
     recipe: TrainRecipe | None = None,
+    loss: Callable[[int], LossFn] | None = None,
     data_root: str | None = None,
     device: str = "cpu",
     retrain: bool = False,
 ) -> str:
-    """Path of cached weights for a built-in ``arch`` trained on ``dataset``; trains on a miss."""
+    """Path of cached weights for a built-in ``arch`` trained on ``dataset``; trains on a miss.
+
+    ``loss`` builds the training loss for the dataset's number of classes (a defense's recipe:
+    ``robustness.defenses.training_loss``); it is required when ``recipe.defense`` is not
+    ``"standard"`` (plain cross-entropy), since the cache key names the defense.
+    """
     recipe = recipe or TrainRecipe()
+    if loss is None and recipe.defense != "standard":
+        raise ValueError(f"recipe {recipe.defense!r} needs its training loss: pass loss=... (see defenses.training_loss)")
     path = cache_path(arch, dataset, seed, recipe)
     if path.exists() and not retrain:
         return str(path)
     train_set = load_dataset(dataset, DatasetRequest(split="train", root=data_root, seed=seed))
     torch.manual_seed(seed)  # the initial weights, like the training that follows, depend on the seed alone
     model = MODELS.get(arch)(train_set.channels, train_set.num_classes)
-    loss_fn = None
-    if recipe.defense != "standard":
-        from robustness.defenses import training_loss
-
-        loss_fn = training_loss(recipe, num_classes=train_set.num_classes)
     log.info("training %s on %s (seed %d); cached at %s", arch, dataset, seed, path)
-    kwargs = {"loss_fn": loss_fn} if loss_fn is not None else {}
+    kwargs = {"loss_fn": loss(train_set.num_classes)} if loss is not None else {}
     train_model(model, train_set, recipe, seed=seed, device=device, desc=f"train {arch}", **kwargs)
     test_set = load_dataset(dataset, DatasetRequest(split="test", root=data_root, seed=seed))
     clf = Classifier(model.cpu(), num_classes=test_set.num_classes, input_shape=test_set.input_shape)

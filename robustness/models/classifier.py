@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 
 class Classifier(nn.Module):

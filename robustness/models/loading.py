@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 from robustness.models.classifier import Classifier
 from robustness.models.zoo import MODELS
 
@@ -114,7 +114,7 @@ def _torchvision(arch: str, request: ModelRequest) -> tuple[nn.Module, dict[str,
     import torchvision.models as tvm
 
     if arch not in tvm.list_models():
-        from robustness.errors import unknown_name
+        from robustness.core.errors import unknown_name
 
         raise unknown_name("torchvision model", arch, tvm.list_models())
     if not request.pretrained:
@@ -168,7 +168,7 @@ def build_model(request: ModelRequest, in_channels: int, num_classes: int) -> tu
     elif ":" in spec:
         model = _user_class(spec, num_classes)
     else:
-        from robustness.errors import unknown_name
+        from robustness.core.errors import unknown_name
 
         raise unknown_name("model", spec, [*MODELS, "torchvision:<arch>", "package.module:Class", "<file>.pt"])
     if request.weights:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from robustness.data.base import ImageDataset
-from robustness.progress import progress_bar
+from robustness.core.progress import progress_bar
 
 #: A training-loss hook: (model, images, labels) -> loss. Defenses supply their own.
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]

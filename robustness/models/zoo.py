@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from robustness.registry import Registry
+from robustness.core.registry import Registry
 
 ModelBuilder = Callable[[int, int], nn.Module]  # (in_channels, num_classes) -> module
 MODELS: Registry[ModelBuilder] = Registry("model")

@@ -16,7 +16,7 @@ import torch
 
 from robustness.data.cfiles import cifar_c_corruptions, read_cifar_c
 from robustness.data.external import ImageFolderDataset
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 
 class PrecomputedCorruptions:

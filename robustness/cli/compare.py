@@ -1,83 +1,20 @@
-"""The ``robustness compare`` command, its Python API, and the ``--defense`` arguments of other commands."""
+"""``robustness compare``: contenders on the same grid, with paired statistics."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
 import sys
-from dataclasses import dataclass, fields, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import fields
+from typing import Any
 
-from robustness.compare.contenders import (
-    DEFAULT_ATTACKS,
-    CompareConfig,
-    RunRef,
-    parse_contender,
-    parse_params,
-    run_contenders,
-)
-from robustness.config import DEFAULT_OUT
-
-if TYPE_CHECKING:
-    from robustness.compare.analysis import Comparison
-
-#: kept in step with the registry by a test; the CLI parser does not import torch to build its help
-DEFENSE_NAMES = "pgd-at, trades, fgsm-rs, augment, smoothing, standard (trained); jpeg, bit-depth, median-filter (wrap)"
-
-
-@dataclass
-class CompareOutcome:
-    out_dir: Path
-    comparison: Comparison
-    refs: list[RunRef]
-
-
-def compare(config: CompareConfig | None = None, **settings: Any) -> CompareOutcome:
-    """Python API: run (or resume) every contender's audit, compare them, write the report."""
-    from robustness.compare.analysis import compare_runs
-    from robustness.compare.render import write_comparison
-    from robustness.outputs import check_writable
-
-    config = replace(config, **settings) if config else CompareConfig(**settings)
-    if not config.command:
-        config = replace(config, command=equivalent_command(config))
-    contenders = [parse_contender(c) for c in config.contenders]
-    check_writable(Path(config.out))
-    refs = run_contenders(config, contenders)
-    cmp = compare_runs(
-        config.store_path(),
-        refs,
-        n_boot=config.n_boot,
-        confidence=config.confidence,
-        alpha=config.alpha,
-        seed=config.seed,
-    )
-    return CompareOutcome(write_comparison(cmp, config, refs), cmp, refs)
-
-
-def equivalent_command(config: CompareConfig) -> str:
-    """The ``robustness compare`` command line that reproduces ``config`` (settings that differ from defaults)."""
-    defaults = CompareConfig(contenders=("a", "b"))
-    words = ["robustness", "compare", *config.contenders]
-    for f in fields(CompareConfig):
-        value = getattr(config, f.name)
-        if f.name in ("contenders", "command", "attack_params") or value == getattr(defaults, f.name):
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(value, bool):
-            words.append(flag if value else f"--no-{f.name}")
-        elif isinstance(value, tuple):
-            words += [flag, ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)]
-        else:
-            words += [flag, str(value)]
-    return " ".join(shlex.quote(w) for w in words)
+from robustness.cli.args import add_data_args, parse_floats, parse_names, parse_severities, positive_int
+from robustness.compare.contenders import DEFAULT_ATTACKS, CompareConfig
+from robustness.run.config import DEFAULT_OUT
 
 
 def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``robustness compare`` on the CLI's subparsers."""
-    from robustness.cli import add_data_args, parse_floats, parse_names, parse_severities, positive_int
-
     p = subparsers.add_parser(
         "compare",
         help="compare defenses or models on the same grid, with paired significance tests",
@@ -130,8 +67,9 @@ def compare_config(args: argparse.Namespace) -> CompareConfig:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """``robustness compare``: print where the report is and the headline differences."""
+    from robustness.compare.api import compare
     from robustness.compare.render import _p, _points, _value
-    from robustness.outputs import console_path
+    from robustness.results.writer import console_path
 
     outcome = compare(compare_config(args))
     table = outcome.comparison.table
@@ -145,23 +83,3 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"  {row['model']}: {row['metric']} {_value(row)} ({versus})")
     print(f"report: {console_path(outcome.out_dir / 'report.html')} (report.md, comparison.csv, rankings.csv, compare.json)")
     return 0
-
-
-def add_defense_args(parser: argparse.ArgumentParser, *, evaluation: bool = False) -> None:
-    """``--defense NAME --defense-params K=V,...`` (and ``--defense-eval`` for audits)."""
-    g = parser.add_argument_group("defense")
-    g.add_argument("--defense", help=DEFENSE_NAMES)
-    g.add_argument("--defense-params", type=parse_params, help="hyperparameters, e.g. epsilon=0.1,steps=5")
-    if evaluation:
-        g.add_argument(
-            "--defense-eval",
-            choices=("adaptive", "naive"),
-            help="how attacks see a transform defense (default adaptive)",
-        )
-
-
-def recipe_from_args(args: argparse.Namespace) -> Any:
-    """The TrainRecipe ``robustness train`` uses: the defense's recipe, ``--epochs`` overriding it."""
-    from robustness.defenses import train_recipe
-
-    return train_recipe(getattr(args, "defense", None), getattr(args, "defense_params", None), epochs=args.epochs)

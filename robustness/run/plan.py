@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robustness import corruptions
-from robustness.config import AuditConfig
-from robustness.errors import UsageError
+from robustness.run.config import AuditConfig
+from robustness.core.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def make_plan(config: AuditConfig) -> Plan:
     import attacks
 
     if config.precomputed:
-        from robustness.precomputed import PrecomputedCorruptions
+        from robustness.data.precomputed import PrecomputedCorruptions
 
         source = PrecomputedCorruptions(config.precomputed, (3, 1, 1))
         names = source.corruptions()

@@ -3,7 +3,7 @@
 The engine calls :func:`save_report_artifacts` at the end of an audit, after the cells are
 in the store. Everything is stored as uint8 (or float16 for perturbations) numpy artifacts
 plus a JSON record written last, so a half-finished save is redone and a finished one is
-skipped on resume. :func:`robustness.report_data.gather_report` reads them back for ``reports``,
+skipped on resume. :func:`robustness.results.records.gather_report` reads them back for ``reports``,
 which never sees the model.
 
 Artifact names (all under ``report/``):
@@ -24,18 +24,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from robustness.store import Store
+from robustness.results.records import ADVERSARIAL, FRAGILE, GRID
+from robustness.results.store import Store
 
 if TYPE_CHECKING:
     import torch
 
-    from robustness.engine import Prepared
+    from robustness.run.prepare import Prepared
 
 log = logging.getLogger(__name__)
 
-GRID = "report/grid"
-ADVERSARIAL = "report/adversarial"
-FRAGILE = "report/fragile"
 #: adversarial examples shown per attack, and fragile images per cause
 EXAMPLES_PER_ATTACK = 3
 FRAGILE_PER_CAUSE = 6

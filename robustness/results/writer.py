@@ -17,9 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from robustness.errors import UsageError
-from robustness.report_data import gather_report, run_summary
-from robustness.store import Store
+from robustness.core.errors import UsageError
+from robustness.results.records import gather_report, run_summary
+from robustness.results.store import Store
 
 PACKAGES = ("robustness-suite", "torch", "torchvision", "foolbox", "albumentations", "numpy", "pandas", "scikit-learn")
 
@@ -96,18 +96,16 @@ def write_outputs(store: Store, run_id: str, out_dir: Path, formats: tuple[str, 
     ``html`` report.html (self-contained); ``parquet`` results.parquet; ``latex`` results.tex.
     """
     from reports import render_markdown, results_csv_frame, tidy
+    from reports.defense_section import defense_section
 
     formats = check_formats(formats)
-    if not store.artifact(run_id, "versions"):
-        store.put_artifact(run_id, "versions", package_versions())
     record = run_record(store, run_id)
     cells = store.cells(run_id)
     if cells.empty:
         raise UsageError(f"run {run_id!r} has no finished cells yet; run the audit first.")
     results = tidy(cells)
-    from robustness.compare.render import defense_section
-
-    sections = [defense_section(store, run_id, results)]  # empty for an undefended run
+    model_info = store.run(run_id)["info"].get("model") or {}
+    sections = [defense_section(model_info, store.artifact(run_id, "certified"))]  # empty for an undefended run
     files: dict[str, str | bytes] = {}
     report = gather_report(store, run_id, results, record) if {"md", "html"} & set(formats) else None
     figs: dict[str, bytes] = {}

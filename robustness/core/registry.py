@@ -6,7 +6,7 @@ import fnmatch
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from robustness.errors import unknown_name
+from robustness.core.errors import unknown_name
 
 T = TypeVar("T")
 

@@ -10,8 +10,8 @@ import inspect
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from robustness.errors import UsageError, unknown_name
-from robustness.registry import Registry
+from robustness.core.errors import UsageError, unknown_name
+from robustness.core.registry import Registry
 
 T = TypeVar("T", bound="Hyperparameters")
 

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from robustness.errors import UsageError
-from robustness.plan import CLEAN, AttackTask, Cell
-from robustness.progress import progress_bar
+from robustness.core.errors import UsageError
+from robustness.core.progress import progress_bar
+from robustness.run import cells
+from robustness.run.plan import CLEAN, AttackTask, Cell
 
 if TYPE_CHECKING:
-    from robustness.engine import Prepared
-    from robustness.store import Store
+    from robustness.results.store import Store
+    from robustness.run.prepare import Prepared
 
 MAX_RETRIES = 3
 SHARD_BATCHES = 8
@@ -45,24 +46,20 @@ def _work(prep: Prepared, unit: Cell | AttackTask | str, start: int, stop: int) 
     """Evaluate samples ``start:stop`` of one unit on a worker: (bits or AttackOutcome, extra, seconds)."""
     import torch
 
-    from robustness import engine
-
     torch.set_num_threads(1)
     began = time.perf_counter()
     shard = _shard(prep, start, stop)
     if unit == CLEAN.key:
-        correct, predictions = engine.evaluate_clean(shard)
+        correct, predictions = cells.evaluate_clean(shard)
         return correct, predictions, time.perf_counter() - began
     if isinstance(unit, AttackTask):
-        return engine.evaluate_attack(shard, unit), None, time.perf_counter() - began
+        return cells.evaluate_attack(shard, unit), None, time.perf_counter() - began
     assert isinstance(unit, Cell)
-    return engine.evaluate_corruption(shard, unit), None, time.perf_counter() - began
+    return cells.evaluate_corruption(shard, unit), None, time.perf_counter() - began
 
 
 def run_cells_ray(prep: Prepared, store: Store) -> tuple[int, int]:
-    """Ray counterpart of :func:`robustness.engine.run_cells`; returns (skipped, computed)."""
-    from robustness.engine import cell_result, commit_worst_case
-
+    """Ray counterpart of :func:`robustness.run.engine.run_cells`; returns (skipped, computed)."""
     ray = _import_ray()
     config = prep.config
     if not ray.is_initialized():
@@ -102,23 +99,21 @@ def run_cells_ray(prep: Prepared, store: Store) -> tuple[int, int]:
             if len(parts[u]) < len(bounds):
                 continue
             shards = [parts[u][i] for i in range(len(bounds))]
-            computed += _commit_unit(prep, store, units[u], shards, cell_result)
+            computed += _commit_unit(prep, store, units[u], shards)
             del parts[u]
             bar.update(1)
-    computed += commit_worst_case(prep, store)
+    computed += cells.commit_worst_case(prep, store)
     return len(done), computed
 
 
-def _commit_unit(prep: Prepared, store: Store, unit: Cell | AttackTask | str, shards: list, cell_result: Any) -> int:
+def _commit_unit(prep: Prepared, store: Store, unit: Cell | AttackTask | str, shards: list) -> int:
     seconds = sum(s[2] for s in shards)
     if unit == CLEAN.key:
         correct = np.concatenate([s[0] for s in shards])
         store.put_artifact(prep.run_id, "predictions/clean", np.concatenate([s[1] for s in shards]).astype(np.int64))
-        store.commit_cells(prep.run_id, [cell_result(CLEAN, correct, seconds)])
+        store.commit_cells(prep.run_id, [cells.cell_result(CLEAN, correct, seconds)])
         return 1
     if isinstance(unit, AttackTask):
-        from robustness.engine import AttackOutcome, commit_attack
-
-        return commit_attack(prep, store, unit, AttackOutcome.concat([s[0] for s in shards]), seconds)
-    store.commit_cells(prep.run_id, [cell_result(unit, np.concatenate([s[0] for s in shards]), seconds)])
+        return cells.commit_attack(prep, store, unit, cells.AttackOutcome.concat([s[0] for s in shards]), seconds)
+    store.commit_cells(prep.run_id, [cells.cell_result(unit, np.concatenate([s[0] for s in shards]), seconds)])
     return 1

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 #: AlexNet's mean error per ImageNet-C benchmark corruption (Hendrycks & Dietterich 2019)
 ALEXNET_ERRORS: Mapping[str, float] = {

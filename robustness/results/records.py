@@ -12,9 +12,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from robustness.artifacts import ADVERSARIAL, FRAGILE, GRID
-from robustness.errors import UsageError
-from robustness.store import Store
+from robustness.core.errors import UsageError
+from robustness.results.store import Store
+
+#: artifact names of the report's pictures (written by :mod:`robustness.run.artifacts`, read here)
+GRID = "report/grid"
+ADVERSARIAL = "report/adversarial"
+FRAGILE = "report/fragile"
 
 if TYPE_CHECKING:
     from reports.model import (
@@ -61,7 +65,7 @@ def gather_report(store: Store, run_id: str, results: pd.DataFrame, record: dict
 
 
 def corruption_metrics(results: pd.DataFrame, record: dict[str, Any]) -> tuple[CorruptionMetrics | None, str]:
-    """mCE and friends from :mod:`robustness.corruption_metrics`.
+    """mCE and friends from :mod:`reports.corruption_metrics`.
 
     AlexNet's published ImageNet-C errors normalise CE and mCE only for images at ImageNet-C
     scale (the suite applies ImageNet-C's severity tables there); smaller images get the
@@ -70,7 +74,7 @@ def corruption_metrics(results: pd.DataFrame, record: dict[str, Any]) -> tuple[C
     if not (results["kind"] == "corruption").any():
         return None, ""
     from reports.model import CorruptionMetrics
-    from robustness import corruption_metrics as metrics
+    from reports import corruption_metrics as metrics
 
     shape = ((record.get("info") or {}).get("model") or {}).get("input_shape") or ()
     side = max(shape[1:], default=0)

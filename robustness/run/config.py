@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 DEFAULT_EPS_LINF = (0.02, 0.05, 0.1, 0.2, 0.3)
 DEFAULT_EPS_L2 = (0.5, 1.0, 2.0, 3.0)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 
 SCHEMA_VERSION = 1
 
@@ -176,7 +176,7 @@ class Store:
             (run_id,),
         ).fetchone()
         if row is None:
-            from robustness.errors import unknown_name
+            from robustness.core.errors import unknown_name
 
             raise unknown_name("run", run_id, self.run_ids())
         return {

@@ -1,0 +1,51 @@
+"""The Python API: ``audit()`` runs (or resumes) an audit and writes its report; ``compare()`` compares contenders.
+
+This is the top of the layer stack (with the CLI): it may import every layer below it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from robustness.compare.api import CompareOutcome, compare
+from robustness.results.store import Store
+from robustness.results.writer import check_writable, write_outputs
+from robustness.run import engine
+from robustness.run.config import AuditConfig
+
+__all__ = ["AuditOutcome", "CompareOutcome", "audit", "compare", "run_audit"]
+
+
+@dataclass
+class AuditOutcome:
+    run_id: str
+    out_dir: Path
+    store: Path
+    results: pd.DataFrame
+    skipped: int
+    computed: int
+
+
+def run_audit(config: AuditConfig) -> AuditOutcome:
+    """Run (or resume) an audit, then write its output folder; the CLI and :func:`audit` call this."""
+    check_writable(Path(config.out))  # fail before any work when the report could not be written
+    run = engine.run(config)
+    out_dir = Path(config.out) / run.run_id
+    with Store(run.store, readonly=True) as store:
+        results = write_outputs(store, run.run_id, out_dir)
+    return AuditOutcome(run.run_id, out_dir, run.store, results, run.skipped, run.computed)
+
+
+def audit(config: AuditConfig | None = None, **overrides: Any) -> pd.DataFrame:
+    """Run an audit and return its tidy results.
+
+    >>> df = audit(dataset="digits", corruptions=("rotation",), attacks=("none",), n=64)  # doctest: +SKIP
+    """
+    config = config or AuditConfig()
+    if overrides:
+        config = replace(config, **overrides)
+    return run_audit(config).results

@@ -1,0 +1,2 @@
+"""The ``robustness`` command line: ``main`` (the parser and error handling), ``args`` (shared argument
+groups and value parsers) and one module per command. The top layer with ``robustness.api``."""
