@@ -74,7 +74,9 @@ def boundary_step(
     k = (reach < c[:, None]).sum(1, keepdim=True)
     done_before = torch.cat([torch.zeros_like(done[:, :1]), done], 1).gather(1, k)[:, 0]
     rest_before = torch.cat([slope_s.sum(1, keepdim=True), rest], 1).gather(1, k)[:, 0]
-    lam = torch.where(rest_before > 0, (c - done_before) / rest_before.clamp_min(1e-300), torch.full_like(c, float("inf")))
+    lam = torch.where(
+        rest_before > 0, (c - done_before) / rest_before.clamp_min(1e-300), torch.full_like(c, float("inf"))
+    )
     lam = torch.where(k[:, 0] >= w.shape[1], torch.full_like(lam, float("inf")), lam)
     d = torch.where(live, w.sign() * torch.minimum(lam[:, None] * m, room), torch.zeros_like(w))
     return d.to(dtype)

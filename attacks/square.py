@@ -189,7 +189,7 @@ class _Square(FixedBudgetAttack):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One restart: the best point and its margin (> 0: fooled) per sample."""
         bounds = model_bounds(model)
-        c, h, w = x.shape[1:]
+        c = x.shape[1]
         gens = sample_generators(x, seed, salt)
         best = self._init(x, epsilon, gens, bounds)
         with torch.no_grad():
@@ -221,10 +221,15 @@ class _Square(FixedBudgetAttack):
 
     @abstractmethod
     def _step(
-        self, x: torch.Tensor, best: torch.Tensor, u: torch.Tensor, p: float, epsilon: float, bounds: tuple[float, float]
+        self,
+        x: torch.Tensor,
+        best: torch.Tensor,
+        u: torch.Tensor,
+        p: float,
+        epsilon: float,
+        bounds: tuple[float, float],
     ) -> torch.Tensor:
         """One candidate per active sample from its best point and its draws ``u`` for this iteration."""
-
 
 
 @ATTACKS.register("square_linf")
@@ -245,7 +250,13 @@ class LinfSquare(_Square):
         return (x + epsilon * stripes).clamp(*bounds)
 
     def _step(
-        self, x: torch.Tensor, best: torch.Tensor, u: torch.Tensor, p: float, epsilon: float, bounds: tuple[float, float]
+        self,
+        x: torch.Tensor,
+        best: torch.Tensor,
+        u: torch.Tensor,
+        p: float,
+        epsilon: float,
+        bounds: tuple[float, float],
     ) -> torch.Tensor:
         c, h, w = x.shape[1:]
         s = _side(p, h, w)
@@ -281,7 +292,13 @@ class L2Square(_Square):
         return _l2_rescale(x, delta, epsilon, bounds)
 
     def _step(
-        self, x: torch.Tensor, best: torch.Tensor, u: torch.Tensor, p: float, epsilon: float, bounds: tuple[float, float]
+        self,
+        x: torch.Tensor,
+        best: torch.Tensor,
+        u: torch.Tensor,
+        p: float,
+        epsilon: float,
+        bounds: tuple[float, float],
     ) -> torch.Tensor:
         c, h, w = x.shape[1:]
         s = _side(p, h, w)

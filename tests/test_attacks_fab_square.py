@@ -12,6 +12,7 @@ from torch import nn
 
 import attacks
 from attacks import fab
+from attacks import square as attacks_square
 from attacks.geometry import perturbation_norm
 from robustness.errors import UsageError
 from robustness.models.classifier import Classifier
@@ -124,6 +125,19 @@ def test_square_at_least_as_strong_as_pyautoattack(name: str, net, digits) -> No
     theirs = _accuracy(net, reference.perturb(x, y), y)
     assert theirs < ours.clean_accuracy - 0.1  # a budget where the comparison means something
     assert float(ours.accuracy[0]) <= theirs + 1 / len(x) + 1e-9
+
+
+def test_square_schedule_and_l2_pattern_match_the_paper() -> None:
+    square = pytest.importorskip("pyautoattack.square")
+    steps = range(0, 9000, 7)
+    for rescale in (False, True):
+        ref = square.SquareAttack(None, norm="Linf", n_queries=1000, eps=0.1, resc_schedule=rescale)
+        ours = [attacks_square.p_selection(i, p_init=0.8, n_queries=1000, rescale=rescale) for i in steps]
+        assert ours == [ref.p_selection(i) for i in steps]
+    ref = square.SquareAttack(None, norm="L2", eps=0.1, device=torch.device("cpu"))
+    for s in range(1, 12):
+        theirs, mine = ref.eta(s), attacks_square.eta(s)  # the reference transposes at random
+        assert torch.allclose(mine, theirs, atol=1e-6) or torch.allclose(mine.T, theirs, atol=1e-6)
 
 
 @pytest.mark.parametrize(
