@@ -189,31 +189,23 @@ class _FABT(MinimalAttack):
         best, found = x.clone(), torch.full((len(x),), float("inf"), device=x.device)
         active = torch.arange(len(x), device=x.device)
         x1 = start.flatten(1)
-        logits, grad = _linearize(model, x1.view(-1, *shape[1:]), y, target)
-        for it in range(self.n_iter):
+        for _ in range(self.n_iter):
             ya, ta = y[active], target[active]
+            logits, grad = _linearize(model, x1.view(-1, *shape[1:]), ya, ta)
             df = (logits.gather(1, ta[:, None]) - logits.gather(1, ya[:, None]))[:, 0]
             x1 = self._step(x1, x0[active], grad, df, bounds)
-            last = it == self.n_iter - 1
-            images = x1.view(-1, *shape[1:])
-            if last:
-                with torch.no_grad():
-                    logits = model(images)
-            else:
-                logits, grad = _linearize(model, images, ya, ta)
-            adv = logits.argmax(1) != ya
+            with torch.no_grad():
+                adv = model(x1.view(-1, *shape[1:])).argmax(1) != ya
             if bool(adv.any()):
-                size = perturbation_norm(x1[adv] - x0[active[adv]], self.norm).to(found.dtype)
                 rows = active[adv]
+                size = perturbation_norm(x1[adv] - x0[rows], self.norm).to(found.dtype)
                 closer = size < found[rows]
-                best[rows[closer]] = images[adv][closer].to(best.dtype)
+                best[rows[closer]] = x1[adv][closer].view(-1, *shape[1:]).to(best.dtype)
                 found[rows[closer]] = size[closer]
                 x1[adv] = x0[rows] + self.beta * (x1[adv] - x0[rows])
-                if not last:
-                    logits[adv], grad[adv] = _linearize(model, x1[adv].view(-1, *shape[1:]), ya[adv], ta[adv])
             keep = torch.minimum(found[active], dist[active]) > stop
             if not bool(keep.all()):
-                active, x1, logits, grad = active[keep], x1[keep], logits[keep], grad[keep]
+                active, x1 = active[keep], x1[keep]
                 if not len(active):
                     break
         return best, found
