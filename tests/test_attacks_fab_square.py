@@ -277,16 +277,17 @@ def test_fab_outcome_does_not_depend_on_the_batch(net, digits) -> None:  # noqa:
 
 @pytest.mark.parametrize("name", sorted(FAB_EPS))
 def test_fab_at_least_as_strong_as_pyautoattack(name: str, net, digits) -> None:  # noqa: F811
-    """Same 60 samples, AutoAttack's FAB-T settings but 20 iterations per target.
+    """Same 40 samples, AutoAttack's FAB-T settings but 15 iterations per target.
 
-    Tolerance: one sample (1.7 points). FAB-T without restarts is deterministic, so both
+    Tolerance: one sample (2.5 points). FAB-T without restarts is deterministic, so both
     implementations follow the same path and differ only by float round-off (measured:
-    identical robust accuracy on 60 samples at 30 iterations, both norms).
+    identical robust accuracy on 60 samples at 30 iterations and on 100 samples at the full
+    100 iterations, both norms).
     """
     fab_pt = pytest.importorskip("pyautoattack.fab_pt")
     x, y = digits
-    x, y = x[:60], y[:60]
-    eps, n_iter = FAB_EPS[name], 20
+    x, y = x[:40], y[:40]
+    eps, n_iter = FAB_EPS[name], 15
     ours = attacks.create(name, n_iter=n_iter).sweep(net, x, y, [eps], seed=0)
     reference = fab_pt.FABAttack_PT(
         net, norm=REFERENCE_NORM[ours.norm.value], n_restarts=1, n_iter=n_iter, eps=eps, targeted=True,
