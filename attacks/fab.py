@@ -41,7 +41,7 @@ from torch import nn
 from attacks.base import ATTACKS, MinimalAttack, _Outcome, model_bounds
 from attacks.geometry import Norm, perturbation_norm
 from attacks.gradient import input_gradient, start_noise
-from robustness import params
+from robustness.core import params
 
 
 def boundary_step(

@@ -39,8 +39,8 @@ from torch import nn
 from attacks.base import ATTACKS, FixedBudgetAttack, model_bounds
 from attacks.geometry import SHRINK, Norm
 from attacks.gradient import margin, sample_generators
-from robustness import params
-from robustness.errors import UsageError
+from robustness.core import params
+from robustness.core.errors import UsageError
 
 #: (last iteration, divisor of p_init) of the p schedule; after the last row p_init / 512
 P_SCHEDULE: tuple[tuple[int, int], ...] = (

@@ -14,7 +14,7 @@ import attacks
 from attacks import fab
 from attacks import square as attacks_square
 from attacks.geometry import perturbation_norm
-from robustness.errors import UsageError
+from robustness.core.errors import UsageError
 from robustness.models.classifier import Classifier
 
 SQUARE_EPS = {"square_linf": 0.1, "square_l2": 0.6}
