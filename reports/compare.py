@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 from reports.model import RunSummary
-from reports.significance import mcnemar_p
-from reports.stats import expit, logit, logit_fit, mean_interval, paired_t_p
+from reports.stats import expit, logit, logit_fit, mcnemar_p, mean_interval, sign_flip_test
 
 CORRUPTION_METRIC = "corruptions (mean)"
 #: what a reader must know about the fit behind effective robustness here
@@ -112,7 +111,7 @@ def comparison_table(runs: Sequence[RunSummary]) -> pd.DataFrame:
             else:  # no per-sample bits: the mean alone (pooling cells as independent would overstate precision)
                 mean, lo, hi = float(corr["accuracy"].mean()), np.nan, np.nan
             ref = corruption_sample_accuracy(runs[0], common)
-            p = paired_t_p(ref, per_sample) if paired and ref is not None and per_sample is not None else np.nan
+            p = sign_flip_test(per_sample - ref) if paired and ref is not None and per_sample is not None else np.nan
             rows.append(
                 {
                     **base,
@@ -122,7 +121,7 @@ def comparison_table(runs: Sequence[RunSummary]) -> pd.DataFrame:
                     "ci_high": hi,
                     "n": int(corr["n"].iloc[0]),
                     "p_value": p,
-                    "test": "paired t" if i else "",
+                    "test": "sign-flip" if i else "",
                 }
             )
         for norm, eps in budgets.items():

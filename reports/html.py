@@ -1,5 +1,6 @@
 """The self-contained HTML report of one run, and the comparison report of several.
 
+>>> # skipped in the doctest run: needs a stored run's tidy results and record (see tests/test_report.py)
 >>> from reports.model import RunReport  # doctest: +SKIP
 >>> text = render_html(RunReport(results=tidy_df, run=record))  # doctest: +SKIP
 

@@ -1,6 +1,7 @@
 """robustness-suite: robustness and adversarial evaluation for PyTorch image classifiers.
 
 >>> import robustness
+>>> # skipped in the doctest run: trains the default model on first use and runs the whole grid (minutes)
 >>> df = robustness.audit(n=128)  # doctest: +SKIP
 
 The heavy modules (torch, albumentations, foolbox) load on first use, so that

@@ -22,7 +22,7 @@ from reports.html import render_html
 from reports.html_parts import markdown_section
 from reports.images import amplified_difference, to_png, upscale
 from reports.model import RunSummary
-from reports.significance import mcnemar_p
+from reports.stats import mcnemar_p
 from reports.stats import mean_interval
 from robustness.run.artifacts import ADVERSARIAL, FRAGILE, GRID
 from robustness.core.errors import UsageError

@@ -8,7 +8,7 @@ same audit grid (same samples, same seeds) and writes a comparison report:
   (the baseline), robust accuracy per attack and epsilon, certified accuracy where the
   model certifies (randomized smoothing) and its abstain rate;
 * each difference to the baseline with a 95% interval and a p-value on the paired
-  per-sample outcomes (:mod:`reports.significance`): exact McNemar and Newcombe's interval
+  per-sample outcomes (:mod:`reports.stats`): exact McNemar and Newcombe's interval
   for single cells, a paired bootstrap over samples for aggregates;
 * a ranking per headline metric whose groups (compact letters) join models that are not
   significantly different (Holm-corrected pairwise tests);

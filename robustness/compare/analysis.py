@@ -1,7 +1,7 @@
 """Load stored runs, check that they can be compared, and compare them cell by cell.
 
 The first run is the baseline. Every difference to it is paired on the same samples
-(:mod:`reports.significance`): single cells (clean, each attack and epsilon, each certified
+(:mod:`reports.stats`): single cells (clean, each attack and epsilon, each certified
 radius) get Newcombe's interval and the exact McNemar test; mean corruption accuracy a
 paired bootstrap interval and a sign-flip permutation test; mCE a paired bootstrap.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports.significance import (
+from reports.stats import (
     Difference,
     bootstrap_difference,
     compare_cell,
