@@ -91,7 +91,7 @@ def comparison_table(runs: Sequence[RunSummary]) -> pd.DataFrame:
     """Long table: one row per (run, metric) with accuracy, 95% interval, n and a paired p-value vs run 1.
 
     Metrics: clean accuracy (Wilson interval, McNemar test), mean accuracy over the corruption
-    cells every run evaluated (interval over samples, paired t-test), and the
+    cells every run evaluated (Student's t interval over samples, paired sign-flip test), and the
     per-example worst case over the attack suite at each norm's shared middle budget.
     """
     rows: list[dict[str, object]] = []

@@ -13,6 +13,7 @@ from reports.tables import (
     effective_robustness_rows,
     hyperparameter_rows,
     most_damaging,
+    p_text,
     pct,
     points,
     skipped_notes,
@@ -297,7 +298,7 @@ def comparison_lines(report: RunReport, figures: Mapping[str, str]) -> list[str]
             r["metric"],
             pct(r["accuracy"]),
             f"{pct(r['ci_low'])} to {pct(r['ci_high'])}",
-            "" if pd.isna(r["p_value"]) else f"{r['p_value']:.3g}",
+            p_text(r["p_value"]),
         ]
         for _, r in table.iterrows()
     ]
@@ -306,66 +307,3 @@ def comparison_lines(report: RunReport, figures: Mapping[str, str]) -> list[str]
         lines += ["No other run in this store used the same test samples; this run alone:", ""]
     lines.append(make_table(["run", "metric", "accuracy", "95% CI", f"p vs {runs[0].label}"], rows, align="llrrr"))
     return lines + figure_lines(figures, ("comparison", "effective_robustness"))
-
-
-def render_comparison_markdown(
-    runs: Sequence[Any], records: Sequence[Mapping[str, Any]], figures: Mapping[str, str] | None = None
-) -> str:
-    """The comparison report of several runs (RunSummary records, the first is the reference) as Markdown."""
-    from reports.compare import EFFECTIVE_ROBUSTNESS_CAVEAT, comparison_table, effective_robustness
-
-    figures = figures or {}
-    table = comparison_table(runs)
-    lines = ["# Robustness comparison: " + ", ".join(r.label for r in runs), "", "## Runs", ""]
-    lines.append(
-        make_table(
-            ["label", "model", "dataset", "n", "run id", "command"],
-            [
-                [
-                    r.label,
-                    rec.get("model", ""),
-                    rec.get("dataset", ""),
-                    rec.get("n", ""),
-                    f"`{rec.get('run_id', '')}`",
-                    f"`{rec.get('command', '')}`",
-                ]
-                for r, rec in zip(runs, records)
-            ],
-            align="lllrll",
-        )
-    )
-    rows = [
-        [
-            r["label"],
-            r["metric"],
-            pct(r["accuracy"]),
-            f"{pct(r['ci_low'])} to {pct(r['ci_high'])}",
-            int(r["n"]),
-            "" if pd.isna(r["p_value"]) else f"{r['p_value']:.3g}",
-            r["test"],
-        ]
-        for _, r in table.iterrows()
-    ]
-    lines += [
-        "",
-        "## Comparisons",
-        "",
-        make_table(
-            ["run", "metric", "accuracy", "95% CI", "n", f"p vs {runs[0].label}", "paired test"], rows, align="llrrrrl"
-        ),
-    ]
-    er = effective_robustness(table)
-    if er["predicted"].notna().any():
-        rows = effective_robustness_rows(er)
-        lines += [
-            "",
-            "### Effective robustness",
-            "",
-            EFFECTIVE_ROBUSTNESS_CAVEAT,
-            "",
-            make_table(
-                ["run", "shift", "clean", "under shift", "baseline fit", "effective robustness"], rows, align="llrrrr"
-            ),
-        ]
-    lines += figure_lines(figures, ("comparison", "effective_robustness"))
-    return "\n".join(lines) + "\n"

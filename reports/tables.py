@@ -121,6 +121,47 @@ def points(value: Any) -> str:
     return "n/a" if not np.isfinite(v) else f"{100 * v:+.1f}"
 
 
+def p_text(value: Any) -> str:
+    """A p-value to 4 decimals (``< 0.0001`` below); ``n/a`` when missing.
+
+    >>> p_text(0.01234), p_text(3e-7), p_text(float("nan"))
+    ('0.0123', '< 0.0001', 'n/a')
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    if not np.isfinite(v):
+        return "n/a"
+    return "< 0.0001" if v < 1e-4 else f"{v:.4f}"
+
+
+def value_text(row: Mapping[str, Any]) -> str:
+    """A comparison row's value: mCE as a number (100 = the baseline), every other metric as a percentage."""
+    return num_text(row["value"]) if row["kind"] == "mce" else pct(row["value"])
+
+
+def num_text(value: Any) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return "n/a" if not np.isfinite(v) else f"{v:.1f}"
+
+
+def difference_text(row: Mapping[str, Any]) -> str:
+    """A comparison row's difference to the baseline with its interval: points, or mCE units for mCE.
+
+    >>> difference_text({"kind": "clean", "diff": 0.05, "ci_low": 0.01, "ci_high": 0.09})
+    '+5.0 [+1.0, +9.0]'
+    """
+    if pd.isna(row["diff"]):
+        return "n/a"
+    if row["kind"] == "mce":
+        return f"{row['diff']:+.1f} [{row['ci_low']:+.1f}, {row['ci_high']:+.1f}]"
+    return f"{points(row['diff'])} [{points(row['ci_low'])}, {points(row['ci_high'])}]"
+
+
 def hyperparameter_rows(hyperparameters: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
     """``[attack, "k=v, ..."]`` per attack, sorted, for the reports' hyperparameter tables."""
     return [

@@ -2,7 +2,8 @@
 
 :func:`gather_report` collects a run's records into :class:`reports.model.RunReport` (the
 reports package never sees the store or the model); :func:`run_summary` and
-:func:`peer_summaries` give the per-run records comparisons need.
+:func:`peer_summaries` give the per-run records comparisons need; :func:`load_run` the per-sample
+record of the paired comparison (:mod:`reports.comparison`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ ADVERSARIAL = "report/adversarial"
 FRAGILE = "report/fragile"
 
 if TYPE_CHECKING:
+    from reports.comparison import RunData
     from reports.model import (
         AdversarialExamples,
         CorruptionGrid,
@@ -222,3 +224,25 @@ def peer_summaries(store: Store, run_id: str, results: pd.DataFrame | None = Non
             continue
         summaries.append(run_summary(store, other, tidy(cells), taken=tuple(s.label for s in summaries)))
     return summaries
+
+
+def load_run(store: Store, label: str, run_id: str) -> RunData:
+    """A stored run as the paired comparison (:mod:`reports.comparison`) reads it: per-sample bits of every cell."""
+    from reports.comparison import RunData
+
+    run = store.run(run_id)
+    certified = store.artifact(run_id, "certified")
+    return RunData(
+        label=label,
+        run_id=run_id,
+        dataset=run["dataset"],
+        seed=int(run["seed"]),
+        sample_ids=run["sample_ids"],
+        labels=run["labels"],
+        bits=store.bits(run_id),
+        cells=store.cells(run_id)[["cell", "kind", "perturbation", "family", "severity", "epsilon", "norm"]],
+        defense=((run["info"] or {}).get("model") or {}).get("defense"),
+        certified=certified,
+        certified_prediction=store.artifact(run_id, "certified/prediction") if certified else None,
+        certified_radius=store.artifact(run_id, "certified/radius") if certified else None,
+    )

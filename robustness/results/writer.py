@@ -13,13 +13,17 @@ import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from robustness.core.errors import UsageError
-from robustness.results.records import gather_report, run_summary
+from robustness.results.records import gather_report, load_run, run_summary
 from robustness.results.store import Store
+
+if TYPE_CHECKING:
+    from reports.comparison import Comparison
+    from reports.model import RunSummary
 
 PACKAGES = ("robustness-suite", "torch", "torchvision", "foolbox", "albumentations", "numpy", "pandas", "scikit-learn")
 
@@ -165,8 +169,11 @@ def write_comparison(
     """Write a comparison of several runs (the first is the reference of the paired tests) to ``out_dir``.
 
     ``html`` report.html, ``md`` report.md (+ figures/), ``csv`` results.csv (every run's tidy
-    rows), ``json`` comparison.json (metrics with intervals and p-values) and results.json,
-    ``parquet`` results.parquet, ``latex`` comparison.tex. Returns the comparison table.
+    rows), comparison.csv (accuracies with their intervals) and, for runs on the same samples,
+    differences.csv and rankings.csv (the paired analysis of ``robustness compare``: Newcombe
+    intervals, exact McNemar, paired bootstrap and sign-flip tests, Holm-adjusted rankings),
+    ``json`` comparison.json and results.json, ``parquet`` results.parquet, ``latex``
+    comparison.tex. Returns the comparison table.
     """
     from reports import results_csv_frame, tidy
     from reports.compare import comparison_table, effective_robustness
@@ -187,6 +194,7 @@ def write_comparison(
         summaries.append(run_summary(store, run_id, tidy(cells), taken=tuple(s.label for s in summaries)))
         records.append(run_record(store, run_id))
     table = comparison_table(summaries)
+    paired = paired_comparison(store, summaries)
     everything = pd.concat([s.results for s in summaries], ignore_index=True)
     files: dict[str, str | bytes] = {}
     figs: dict[str, bytes] = {}
@@ -197,22 +205,27 @@ def write_comparison(
     if "html" in formats:
         from reports.html_compare import render_comparison_html
 
-        files["report.html"] = render_comparison_html(summaries, records, figs)
+        files["report.html"] = render_comparison_html(summaries, records, figs, paired)
     if "md" in formats:
-        from reports.markdown import render_comparison_markdown
+        from reports.comparison_render import render_comparison_markdown
 
         links = {name: f"figures/{name}.png" for name in figs}
         files.update({path: figs[name] for name, path in links.items()})
-        files["report.md"] = render_comparison_markdown(summaries, records, links)
+        files["report.md"] = render_comparison_markdown(summaries, records, links, paired)
     if "csv" in formats:
         files["results.csv"] = results_csv_frame(everything).to_csv(index=False, float_format="%.6g")
         files["comparison.csv"] = table.to_csv(index=False, float_format="%.6g")
+        if not isinstance(paired, str):
+            files["differences.csv"] = paired.table.to_csv(index=False, float_format="%.6g")
+            files["rankings.csv"] = paired.rankings.to_csv(index=False, float_format="%.6g")
     if "json" in formats:
+        differences = paired if isinstance(paired, str) else json.loads(json_records(paired.table))
         files["comparison.json"] = json.dumps(
             {
                 "runs": records,
                 "metrics": json.loads(json_records(table)),
                 "effective_robustness": json.loads(json_records(effective_robustness(table))),
+                "differences": differences,
             },
             indent=2,
             sort_keys=True,
@@ -246,6 +259,21 @@ def write_comparison(
         )
     atomic_folder(out_dir, files)
     return table
+
+
+def paired_comparison(store: Store, summaries: list[RunSummary]) -> Comparison | str:
+    """The paired analysis ``robustness compare`` runs (:func:`reports.comparison.analyze`) of these runs.
+
+    The first run is the baseline. Runs on other datasets or samples cannot be paired: the
+    reason comes back instead, and the report says why its paired sections are missing.
+    """
+    from reports.comparison import analyze
+
+    runs = [load_run(store, s.label, s.run_id) for s in summaries]
+    try:
+        return analyze(runs)
+    except UsageError as err:
+        return f"No paired analysis: {err}"
 
 
 def atomic_folder(out_dir: Path, files: dict[str, str | bytes]) -> None:
