@@ -12,7 +12,6 @@ reads them from the store); nothing here opens the store.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -7,7 +7,7 @@ once (:mod:`reports.tables`). Text may carry Markdown's inline ``code`` and **bo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ import pandas as pd
 from reports.comparison import Comparison, RunData
 from reports.defense_section import NAIVE_FLAG
 from reports.tables import difference_text, p_text, pct, value_text
+from robustness.core.enums import CellKind
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def difference_section(cmp: Comparison) -> Section:
 
 
 def attack_section(table: pd.DataFrame) -> Section | None:
-    attacks = table[table["kind"] == "attack"]
+    attacks = table[table["kind"] == CellKind.ATTACK]
     if attacks.empty:
         return None
     blocks: list[str | Table] = []

@@ -27,6 +27,7 @@ import pandas as pd
 
 from reports.markdown import fmt_eps, pct
 from reports.plots import family_order
+from robustness.core.enums import WORST_CASE, CellKind
 
 _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -108,8 +109,8 @@ def latex_report(results: pd.DataFrame, run: dict[str, Any]) -> str:
     """LaTeX tables: corruption accuracy per severity (grouped by family) and robust accuracy per budget."""
     title = f"{run.get('model', '')} on {run.get('dataset', '')}, n = {run.get('n', '')}, run {run.get('run_id', '')}"
     parts = [f"% robustness-suite tables for {title}", "% needs \\usepackage{booktabs}"]
-    clean = results[results["kind"] == "clean"]
-    corr = results[results["kind"] == "corruption"]
+    clean = results[results["kind"] == CellKind.CLEAN]
+    corr = results[results["kind"] == CellKind.CORRUPTION]
     if len(corr):
         severities = sorted(int(s) for s in corr["severity"].dropna().unique())
         wide = corr.pivot_table(index="perturbation", columns="severity", values="accuracy", aggfunc="mean")
@@ -129,11 +130,11 @@ def latex_report(results: pd.DataFrame, run: dict[str, Any]) -> str:
                 align="ll" + "r" * (len(severities) + 1),
             )
         )
-    att = results[results["kind"] == "attack"]
+    att = results[results["kind"] == CellKind.ATTACK]
     for norm, group in att.groupby("norm"):
         epsilons = sorted(group["epsilon"].unique())
         wide = group.pivot_table(index="perturbation", columns="epsilon", values="accuracy", aggfunc="mean")
-        names = [n for n in wide.index if n != "worst_case"] + (["worst_case"] if "worst_case" in wide.index else [])
+        names = [n for n in wide.index if n != WORST_CASE] + ([WORST_CASE] if WORST_CASE in wide.index else [])
         rows = [[n, *[pct(wide.loc[n].get(e)) for e in epsilons]] for n in names]
         parts.append(
             latex_table(

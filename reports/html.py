@@ -46,6 +46,7 @@ from reports.tables import (
     skipped_notes,
     with_drop,
 )
+from robustness.core.enums import WORST_CASE, CellKind
 
 SECTIONS = (
     ("summary", "Summary"),
@@ -59,16 +60,16 @@ SECTIONS = (
 
 
 def describe(row: pd.Series) -> str:
-    if row["kind"] == "corruption":
+    if row["kind"] == CellKind.CORRUPTION:
         return f"{row['perturbation']} (severity {int(row['severity'])})"
-    if row["kind"] == "attack":
+    if row["kind"] == CellKind.ATTACK:
         return f"{row['perturbation']} ({row['norm']}, ε {row['epsilon']:.4g})"
     return "clean"
 
 
 def middle_worst_case(results: pd.DataFrame) -> list[pd.Series]:
     """Each norm's worst-case cell at the middle budget (the summary's headline robustness)."""
-    wc = results[(results["kind"] == "attack") & (results["perturbation"] == "worst_case")]
+    wc = results[(results["kind"] == CellKind.ATTACK) & (results["perturbation"] == WORST_CASE)]
     out = []
     for _, group in sorted(wc.groupby("norm"), key=lambda kv: (kv[0] != "linf", kv[0])):
         group = group.sort_values("epsilon")
@@ -85,7 +86,7 @@ def standalone_summary(report: RunReport) -> RunSummary:
 def figures(report: RunReport) -> dict[str, bytes]:
     """Every plot of the run report as PNG bytes, by name (missing when there is nothing to draw)."""
     res = report.results
-    norms = {name: str(g["norm"].iloc[0]) for name, g in res[res["kind"] == "attack"].groupby("perturbation")}
+    norms = {name: str(g["norm"].iloc[0]) for name, g in res[res["kind"] == CellKind.ATTACK].groupby("perturbation")}
     peers = report.peers or [standalone_summary(report)]
     table_ = comparison_table(peers)
     made = {
@@ -102,7 +103,7 @@ def figures(report: RunReport) -> dict[str, bytes]:
 # sections ---------------------------------------------------------------------------------
 def summary_section(report: RunReport) -> Html:
     df = with_drop(report.results)
-    clean = df[df["kind"] == "clean"]
+    clean = df[df["kind"] == CellKind.CLEAN]
     cards = []
     if len(clean):
         c = clean.iloc[0]
@@ -114,7 +115,7 @@ def summary_section(report: RunReport) -> Html:
                 "ok",
             )
         )
-    corr = df[df["kind"] == "corruption"]
+    corr = df[df["kind"] == CellKind.CORRUPTION]
     if len(corr):
         mean = corr["accuracy"].mean()
         cards.append(
@@ -173,7 +174,7 @@ def summary_section(report: RunReport) -> Html:
 
 
 def family_table(report: RunReport) -> Html:
-    corr = report.results[report.results["kind"] == "corruption"]
+    corr = report.results[report.results["kind"] == CellKind.CORRUPTION]
     clean = clean_accuracy(report.results)
     fam = corr.groupby("family").agg(
         mean=("accuracy", "mean"),
@@ -198,7 +199,7 @@ def family_table(report: RunReport) -> Html:
 
 def corruption_section(report: RunReport, figs: Mapping[str, bytes]) -> Html:
     res = report.results
-    corr = res[res["kind"] == "corruption"]
+    corr = res[res["kind"] == CellKind.CORRUPTION]
     if corr.empty:
         return section("corruptions", "Corruptions", note("No corruptions were run (--corruptions none).", "warn"))
     n = int(corr["n"].max())
@@ -277,7 +278,7 @@ def corruption_section(report: RunReport, figs: Mapping[str, bytes]) -> Html:
 
 def attack_section(report: RunReport, figs: Mapping[str, bytes]) -> Html:
     res = report.results
-    att = res[res["kind"] == "attack"]
+    att = res[res["kind"] == CellKind.ATTACK]
     if att.empty:
         return section("attacks", "Attacks", note("No attacks were run (--attacks none).", "warn"))
     parts: list[str] = [
@@ -295,14 +296,14 @@ def attack_section(report: RunReport, figs: Mapping[str, bytes]) -> Html:
     for norm, group in sorted(att.groupby("norm"), key=lambda kv: (kv[0] != "linf", kv[0])):
         epsilons = sorted(group["epsilon"].unique())
         wide = group.pivot_table(index="perturbation", columns="epsilon", values="accuracy", aggfunc="mean")
-        names = [n for n in wide.index if n != "worst_case"] + (["worst_case"] if "worst_case" in wide.index else [])
+        names = [n for n in wide.index if n != WORST_CASE] + ([WORST_CASE] if WORST_CASE in wide.index else [])
         rows = [[n, *[pct(wide.loc[n].get(e)) for e in epsilons]] for n in names]
         parts += [
             Html(f"<h3>{esc(norm)} budgets</h3>"),
             table(
                 ["attack", *[f"ε {e:.4g}" for e in epsilons]],
                 rows,
-                row_classes=["strong" if n == "worst_case" else "" for n in names],
+                row_classes=["strong" if n == WORST_CASE else "" for n in names],
             ),
         ]
     parts += [note(text.replace("`", ""), "warn") for text in skipped_notes(res)]

@@ -16,6 +16,7 @@ from reports.comparison_render import paired_sections, section_html
 from reports.html_parts import Html, code, esc, figure, note, page, pvalue, section, table
 from reports.model import RunSummary
 from reports.tables import effective_robustness_rows, pct
+from robustness.core.enums import WORST_CASE, CellKind
 
 
 def comparison_parts(runs: Sequence[RunSummary], figs: Mapping[str, bytes]) -> list[str]:
@@ -90,7 +91,7 @@ def side_by_side(runs: Sequence[RunSummary]) -> list[str]:
     labels = [r.label for r in runs]
     fams: dict[str, dict[str, float]] = {}
     for run in runs:
-        corr = run.results[run.results["kind"] == "corruption"]
+        corr = run.results[run.results["kind"] == CellKind.CORRUPTION]
         for fam, acc in corr.groupby("family")["accuracy"].mean().items():
             fams.setdefault(str(fam), {})[run.label] = acc
     if fams:
@@ -98,7 +99,7 @@ def side_by_side(runs: Sequence[RunSummary]) -> list[str]:
         parts += [Html("<h3>Corruption accuracy per family</h3>"), table(["family", *labels], rows)]
     cells: dict[tuple[str, float], dict[str, float]] = {}
     for run in runs:
-        wc = run.results[(run.results["kind"] == "attack") & (run.results["perturbation"] == "worst_case")]
+        wc = run.results[(run.results["kind"] == CellKind.ATTACK) & (run.results["perturbation"] == WORST_CASE)]
         for _, r in wc.iterrows():
             cells.setdefault((str(r["norm"]), float(r["epsilon"])), {})[run.label] = r["accuracy"]
     if cells:

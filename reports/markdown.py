@@ -10,7 +10,6 @@ import pandas as pd
 
 from reports.tables import (
     clean_accuracy,
-    effective_robustness_rows,
     hyperparameter_rows,
     most_damaging,
     p_text,
@@ -19,6 +18,7 @@ from reports.tables import (
     skipped_notes,
     with_drop,
 )
+from robustness.core.enums import WORST_CASE, CellKind
 
 if TYPE_CHECKING:
     from reports.model import RunReport
@@ -53,27 +53,27 @@ def fmt_eps(value: float) -> str:
 
 
 def describe(row: pd.Series) -> str:
-    if row["kind"] == "corruption":
+    if row["kind"] == CellKind.CORRUPTION:
         return f"{row['perturbation']} (severity {int(row['severity'])})"
-    if row["kind"] == "attack":
+    if row["kind"] == CellKind.ATTACK:
         return f"{row['perturbation']} ({row['norm']}, eps {fmt_eps(row['epsilon'])})"
     return "clean"
 
 
 def summary_section(df: pd.DataFrame, top: int = 5) -> list[str]:
-    clean = df[df["kind"] == "clean"].iloc[0]
+    clean = df[df["kind"] == CellKind.CLEAN].iloc[0]
     lines = [
         "## Summary",
         "",
         f"- Clean accuracy: **{pct(clean['accuracy'])}** (95% CI {pct(clean['ci_low'])} to {pct(clean['ci_high'])}, "
         f"n = {int(clean['n'])})",
     ]
-    corr = df[df["kind"] == "corruption"]
+    corr = df[df["kind"] == CellKind.CORRUPTION]
     if len(corr):
         lines.append(
             f"- Mean accuracy over {corr['perturbation'].nunique()} corruptions x severities: **{pct(corr['accuracy'].mean())}**"
         )
-    worst = df[(df["kind"] == "attack") & (df["perturbation"] == "worst_case")]
+    worst = df[(df["kind"] == CellKind.ATTACK) & (df["perturbation"] == WORST_CASE)]
     for norm, group in worst.groupby("norm"):
         cells = ", ".join(f"{pct(a)} at {fmt_eps(e)}" for e, a in zip(group["epsilon"], group["accuracy"]))
         lines.append(f"- Robust accuracy ({norm}, worst case over the attack suite): {cells}")
@@ -86,7 +86,7 @@ def summary_section(df: pd.DataFrame, top: int = 5) -> list[str]:
 
 
 def corruption_section(df: pd.DataFrame) -> list[str]:
-    corr = df[df["kind"] == "corruption"]
+    corr = df[df["kind"] == CellKind.CORRUPTION]
     if corr.empty:
         return []
     order = corr.groupby("perturbation")["accuracy"].mean().sort_values().index
@@ -124,7 +124,7 @@ def shown_setting(config: Mapping[str, Any], key: str, value: Any) -> bool:
 
 
 def attack_section(df: pd.DataFrame) -> list[str]:
-    att = df[df["kind"] == "attack"]
+    att = df[df["kind"] == CellKind.ATTACK]
     if att.empty:
         return []
     lines = [
@@ -137,8 +137,8 @@ def attack_section(df: pd.DataFrame) -> list[str]:
     for norm, group in att.groupby("norm"):
         epsilons = sorted(group["epsilon"].unique())
         wide = group.pivot(index="perturbation", columns="epsilon", values="accuracy")
-        names = [n for n in wide.index if n != "worst_case"] + (["worst_case"] if "worst_case" in wide.index else [])
-        rows = [[f"**{n}**" if n == "worst_case" else n, *[pct(wide.loc[n].get(e)) for e in epsilons]] for n in names]
+        names = [n for n in wide.index if n != WORST_CASE] + ([WORST_CASE] if WORST_CASE in wide.index else [])
+        rows = [[f"**{n}**" if n == WORST_CASE else n, *[pct(wide.loc[n].get(e)) for e in epsilons]] for n in names]
         lines += ["", f"### {norm}", "", make_table(["attack", *[f"eps {fmt_eps(e)}" for e in epsilons]], rows)]
     for text in skipped_notes(df):
         lines += ["", f"Note: {text}"]

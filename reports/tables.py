@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from reports.stats import wilson_interval
+from robustness.core.enums import WORST_CASE, CellKind
 
 #: the columns of ``results.csv``, in order (DESIGN.md's record; timing lives in run.json)
 RESULT_COLUMNS = [
@@ -30,7 +31,7 @@ def tidy(cells: pd.DataFrame) -> pd.DataFrame:
     df["ci_low"], df["ci_high"] = wilson_interval(df["correct"].to_numpy(), df["n"].to_numpy())
     df["severity"] = df["severity"].astype("Int64")
     df["_kind"] = df["kind"].map(KIND_ORDER)
-    df["_worst"] = df["perturbation"].eq("worst_case")
+    df["_worst"] = df["perturbation"].eq(WORST_CASE)
     df = df.sort_values(["_kind", "norm", "_worst", "perturbation", "severity", "epsilon"], na_position="first")
     return df.drop(columns=["_kind", "_worst"]).reset_index(drop=True)
 
@@ -40,13 +41,13 @@ def skipped_notes(tidy_df: pd.DataFrame) -> list[str]:
 
     The samples it skipped count as robust in its cells, so its accuracies are upper bounds.
     """
-    att = tidy_df[tidy_df["kind"] == "attack"]
+    att = tidy_df[tidy_df["kind"] == CellKind.ATTACK]
     if att.empty or "extra" not in att:
         return []
-    clean = tidy_df[tidy_df["kind"] == "clean"]
+    clean = tidy_df[tidy_df["kind"] == CellKind.CLEAN]
     correct = int(clean["correct"].iloc[0]) if len(clean) else None
     notes = []
-    members = att[att["perturbation"] != "worst_case"]
+    members = att[att["perturbation"] != WORST_CASE]
     for name, group in members.groupby("perturbation", sort=True):
         skipped = max(_extra(e).get("skipped", 0) for e in group["extra"])
         if not skipped or correct is None:
@@ -76,7 +77,7 @@ def results_csv_frame(tidy_df: pd.DataFrame) -> pd.DataFrame:
 
 
 def clean_accuracy(tidy_df: pd.DataFrame) -> float:
-    clean = tidy_df[tidy_df["kind"] == "clean"]
+    clean = tidy_df[tidy_df["kind"] == CellKind.CLEAN]
     return float(clean["accuracy"].iloc[0]) if len(clean) else float("nan")
 
 
@@ -94,7 +95,7 @@ def most_damaging(tidy_df: pd.DataFrame, top: int = 5) -> pd.DataFrame:
     budget that reaches it; the suite's ``worst_case`` rows are left out.
     """
     df = with_drop(tidy_df)
-    cells = df[(df["kind"] != "clean") & (df["perturbation"] != "worst_case")].copy()
+    cells = df[(df["kind"] != CellKind.CLEAN) & (df["perturbation"] != WORST_CASE)].copy()
     if cells.empty:
         return cells
     cells["_level"] = cells["severity"].astype("Float64").fillna(cells["epsilon"].astype("Float64"))

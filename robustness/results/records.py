@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from robustness.core.enums import WORST_CASE, CellKind
 from robustness.core.errors import UsageError
 from robustness.results.store import Store
 
@@ -73,7 +74,7 @@ def corruption_metrics(results: pd.DataFrame, record: dict[str, Any]) -> tuple[C
     scale (the suite applies ImageNet-C's severity tables there); smaller images get the
     unnormalized mCE alone.
     """
-    if not (results["kind"] == "corruption").any():
+    if not (results["kind"] == CellKind.CORRUPTION.value).any():
         return None, ""
     from reports.model import CorruptionMetrics
     from reports import corruption_metrics as metrics
@@ -87,7 +88,7 @@ def corruption_metrics(results: pd.DataFrame, record: dict[str, Any]) -> tuple[C
             f"{side or 'these'} px images use CIFAR-10-C's severities, and AlexNet's ImageNet-C errors normalise "
             "only ImageNet-scale images; compare models with `robustness compare` (mCE relative to a baseline run)"
         )
-    table = results[results["kind"].isin(["clean", "corruption"])]
+    table = results[results["kind"].isin([CellKind.CLEAN.value, CellKind.CORRUPTION.value])]
     try:
         summary = metrics.summary(table, baseline)
         errors = metrics.corruption_errors(table, baseline)
@@ -194,7 +195,10 @@ def run_summary(
     run = store.run(run_id)
     results = tidy(store.cells(run_id)) if results is None else results
     bits = store.bits(run_id)
-    keep = {k: v for k, v in bits.items() if k == "clean" or k.startswith(("corruption/", "attack/worst_case/"))}
+    wanted = results[
+        results["kind"].isin([CellKind.CLEAN.value, CellKind.CORRUPTION.value]) | results["perturbation"].eq(WORST_CASE)
+    ]
+    keep = {k: bits[k] for k in wanted["cell"] if k in bits} if "cell" in wanted else {}
     defense = ((run["info"] or {}).get("model") or {}).get("defense") or (run["config"] or {}).get("defense")
     if isinstance(defense, dict):
         defense = defense.get("name")
