@@ -26,7 +26,7 @@ from reports.stats import (
     rank_groups,
     sign_flip_test,
 )
-from robustness.core.enums import WORST_CASE, CellKind
+from robustness.core.enums import WORST_CASE, CellKind, DefenseEval
 from robustness.core.errors import UsageError
 
 #: the test behind each kind of difference (the ``test`` column of every comparison table)
@@ -138,7 +138,7 @@ def _row(metric: str, kind: str, run: RunData, value: float, **extra: Any) -> di
     return {
         "metric": metric, "kind": kind, "model": run.label, "run_id": run.run_id, "value": value,
         "diff": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "test": "", "significant": False,
-        "evaluation": "adaptive" if run.naive is not None else "", "reliable": True, **extra,
+        "evaluation": DefenseEval.ADAPTIVE.value if run.naive is not None else "", "reliable": True, **extra,
     }  # fmt: skip
 
 
@@ -218,7 +218,7 @@ class _Builder:
                     continue
                 naive = run.naive.bits[item.cell]
                 row = _row(metric, CellKind.ATTACK.value, run.naive, float(naive.mean()), **extra)
-                row.update(model=f"{run.label} (naive)", evaluation="naive", reliable=False)
+                row.update(model=f"{run.label} (naive)", evaluation=DefenseEval.NAIVE.value, reliable=False)
                 self.add(row, cell_difference(naive, self.robust(run, item.cell), self.confidence))
         for _, cells in meta.groupby("norm", sort=False):
             worst = cells[cells["perturbation"] == WORST_CASE]

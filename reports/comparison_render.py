@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pandas as pd
+
 from reports.compare import EFFECTIVE_ROBUSTNESS_CAVEAT, comparison_table, effective_robustness
 from reports.comparison import Comparison
 from reports.comparison_sections import Section, Table, comparison_sections
@@ -111,6 +113,33 @@ def render_html(cmp: Comparison, record: Mapping[str, Any]) -> str:
     return page(title, head, nav, body, "robustness-suite · defense comparison · self-contained: no network, no scripts")
 
 
+def runs_table(runs: Sequence[Any], records: Sequence[Mapping[str, Any]]) -> str:
+    """``report A B``'s list of runs as a Markdown table."""
+    rows = [
+        [r.label, rec.get("model", ""), rec.get("dataset", ""), rec.get("n", ""), f"`{rec.get('run_id', '')}`",
+         f"`{rec.get('command', '')}`"]
+        for r, rec in zip(runs, records)
+    ]  # fmt: skip
+    return make_table(["label", "model", "dataset", "n", "run id", "command"], rows, align="lllrll")
+
+
+def accuracy_lines(runs: Sequence[Any], table: pd.DataFrame) -> list[str]:
+    """The accuracies with their intervals and p-values against the first run, then effective robustness."""
+    rows = [
+        [r["label"], r["metric"], pct(r["accuracy"]), f"{pct(r['ci_low'])} to {pct(r['ci_high'])}", int(r["n"]),
+         p_text(r["p_value"]), r["test"]]
+        for _, r in table.iterrows()
+    ]  # fmt: skip
+    headers = ["run", "metric", "accuracy", "95% CI", "n", f"p vs {runs[0].label}", "paired test"]
+    lines = ["## Comparisons", "", make_table(headers, rows, align="llrrrrl")]
+    er = effective_robustness(table)
+    if er["predicted"].notna().any():
+        headers = ["run", "shift", "clean", "under shift", "baseline fit", "effective robustness"]
+        lines += ["", "### Effective robustness", "", EFFECTIVE_ROBUSTNESS_CAVEAT, ""]
+        lines.append(make_table(headers, effective_robustness_rows(er), align="llrrrr"))
+    return lines
+
+
 def render_comparison_markdown(
     runs: Sequence[Any],
     records: Sequence[Mapping[str, Any]],
@@ -122,60 +151,9 @@ def render_comparison_markdown(
     ``paired`` is the paired analysis of :mod:`reports.comparison` (the one ``robustness compare``
     reports; or why there is none): its sections follow the accuracies.
     """
-    figures = figures or {}
-    table = comparison_table(runs)
     lines = ["# Robustness comparison: " + ", ".join(r.label for r in runs), "", "## Runs", ""]
-    lines.append(
-        make_table(
-            ["label", "model", "dataset", "n", "run id", "command"],
-            [
-                [
-                    r.label,
-                    rec.get("model", ""),
-                    rec.get("dataset", ""),
-                    rec.get("n", ""),
-                    f"`{rec.get('run_id', '')}`",
-                    f"`{rec.get('command', '')}`",
-                ]
-                for r, rec in zip(runs, records)
-            ],
-            align="lllrll",
-        )
-    )
-    rows = [
-        [
-            r["label"],
-            r["metric"],
-            pct(r["accuracy"]),
-            f"{pct(r['ci_low'])} to {pct(r['ci_high'])}",
-            int(r["n"]),
-            p_text(r["p_value"]),
-            r["test"],
-        ]
-        for _, r in table.iterrows()
-    ]
-    lines += [
-        "",
-        "## Comparisons",
-        "",
-        make_table(
-            ["run", "metric", "accuracy", "95% CI", "n", f"p vs {runs[0].label}", "paired test"], rows, align="llrrrrl"
-        ),
-    ]
-    er = effective_robustness(table)
-    if er["predicted"].notna().any():
-        rows = effective_robustness_rows(er)
-        lines += [
-            "",
-            "### Effective robustness",
-            "",
-            EFFECTIVE_ROBUSTNESS_CAVEAT,
-            "",
-            make_table(
-                ["run", "shift", "clean", "under shift", "baseline fit", "effective robustness"], rows, align="llrrrr"
-            ),
-        ]
-    lines += figure_lines(figures, ("comparison", "effective_robustness"))
+    lines += [runs_table(runs, records), "", *accuracy_lines(runs, comparison_table(runs))]
+    lines += figure_lines(figures or {}, ("comparison", "effective_robustness"))
     if paired is not None:
         lines.append("")
         for part in paired_sections(paired):
@@ -183,4 +161,11 @@ def render_comparison_markdown(
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-__all__ = ["paired_sections", "render_comparison_markdown", "render_html", "render_markdown", "section_html", "section_markdown"]
+__all__ = [
+    "paired_sections",
+    "render_comparison_markdown",
+    "render_html",
+    "render_markdown",
+    "section_html",
+    "section_markdown",
+]

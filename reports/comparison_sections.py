@@ -108,7 +108,8 @@ def attack_section(table: pd.DataFrame) -> Section | None:
         eps = sorted(frame["epsilon"].unique())
         rows = []
         for model, sub in frame.groupby("model", sort=False):
-            values = [pct(sub[sub["epsilon"] == e]["value"].iloc[0]) if (sub["epsilon"] == e).any() else "n/a" for e in eps]
+            by_eps = sub.groupby("epsilon")["value"].first()
+            values = [pct(by_eps[e]) if e in by_eps.index else "n/a" for e in eps]
             flag = "" if sub["reliable"].all() else " ⚠ naive, unreliable"
             rows.append([f"{model}{flag}", *values])
         blocks.append(Table(["model", *[f"eps {e:.4g}" for e in eps]], rows, title=f"{attack} ({norm})"))

@@ -25,7 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-from reports.markdown import fmt_eps, pct
+from reports.markdown import fmt_eps
+from reports.tables import p_text, pct
 from reports.plots import family_order
 from robustness.core.enums import WORST_CASE, CellKind
 
@@ -40,6 +41,8 @@ _LATEX_SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
 }
 
 
@@ -148,4 +151,15 @@ def latex_report(results: pd.DataFrame, run: dict[str, Any]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-__all__ = ["json_records", "latex_escape", "latex_report", "latex_table", "parquet_bytes"]
+def comparison_latex(table: pd.DataFrame) -> str:
+    """``report A B``'s comparison table (:func:`reports.compare.comparison_table`) as a LaTeX table."""
+    rows = [
+        [r["label"], r["metric"], pct(r["accuracy"]), f"{pct(r['ci_low'])}--{pct(r['ci_high'])}", p_text(r["p_value"])]
+        for _, r in table.iterrows()
+    ]
+    caption = "Accuracy with 95% intervals; p: paired test against the first run."
+    return latex_table(["run", "metric", "accuracy", "95% CI", "p"], rows, caption=caption, label="tab:comparison",
+                       align="llrrr") + "\n"  # fmt: skip
+
+
+__all__ = ["comparison_latex", "json_records", "latex_escape", "latex_report", "latex_table", "parquet_bytes"]

@@ -1,5 +1,8 @@
 """robustness-suite: robustness and adversarial evaluation for PyTorch image classifiers.
 
+The package root only re-exports the API (``audit``, ``AuditConfig``), lazily; the rooms below import
+downward only (README's Layout).
+
 >>> import robustness
 >>> # skipped in the doctest run: trains the default model on first use and runs the whole grid (minutes)
 >>> df = robustness.audit(n=128)  # doctest: +SKIP

@@ -1,5 +1,8 @@
 """Corruptions: registry, selection and batch application.
 
+Layer: may import ``robustness.core`` and ``reports`` (the severity table), numpy, OpenCV, albumentations
+and torch; nothing of models, attacks, runs or results.
+
 Importing this package registers every corruption family module: ImageNet-C's 19
 corruptions (noise, blur, weather, digital) and the suite's lighting, geometric and
 occlusion families, 5 severities each.
