@@ -56,6 +56,24 @@ print(json.dumps({"before": before, "peak": resource.getrusage(resource.RUSAGE_S
 """
 
 
+#: the paired bootstrap alone on 75 cells x n samples: ``reports.stats`` here, ``reports.significance`` before
+BOOTSTRAP = """
+import importlib, json, resource, sys, time
+import numpy as np
+stats = importlib.import_module("reports.stats")
+if not hasattr(stats, "bootstrap_difference"):  # the tree before one statistics module
+    stats = importlib.import_module("reports.significance")
+rng = np.random.default_rng(0)
+n = int(sys.argv[1])
+a, b = rng.random((75, n)) < 0.6, rng.random((75, n)) < 0.65
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+d = stats.bootstrap_difference(a, b, stats.mean_difference, n_boot=2000)
+print(json.dumps({"before": before, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "seconds": time.perf_counter() - start, "ci": [d.ci_low, d.ci_high]}))
+"""
+
+
 def cells(rng: np.random.Generator, n: int, skill: float) -> list[CellResult]:
     clean = rng.random(n) < 0.9 + 0.05 * skill
     out = [CellResult("clean", "clean", "clean", "clean", clean, 0.0)]
@@ -86,7 +104,17 @@ def build_store(path: Path, n: int) -> None:
 
 def measure(store: Path, code: Path) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(code), "NO_ALBUMENTATIONS_UPDATE": "1"}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(store), *RUNS], env=env, capture_output=True, text=True)
+    # cwd=code: `python -c` puts the working folder first on sys.path, before PYTHONPATH
+    out = subprocess.run([sys.executable, "-c", CHILD, str(store), *RUNS], env=env, cwd=code, capture_output=True,
+                         text=True)  # fmt: skip
+    if out.returncode:
+        raise SystemExit(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure_bootstrap(n: int, code: Path) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    out = subprocess.run([sys.executable, "-c", BOOTSTRAP, str(n)], env=env, cwd=code, capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(out.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -97,8 +125,17 @@ def main() -> None:
     parser.add_argument("--samples", default="2000,20000", help="comma-separated sample counts")
     parser.add_argument("--code", type=Path, action="append", help="checkout(s) whose analysis to measure")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--bootstrap-only", action="store_true", help="time the paired bootstrap alone; print only")
     args = parser.parse_args()
     codes = args.code or [ROOT]
+    if args.bootstrap_only:
+        for n in (int(v) for v in args.samples.split(",")):
+            for code in codes:
+                m = measure_bootstrap(n, code)
+                load = Path("/proc/loadavg").read_text().split()[0]
+                print(f"{code} | {n:,} | {m['seconds']:.1f} s | {(m['peak'] - m['before']) / 1024:.0f} MiB over the "
+                      f"inputs | ci {m['ci'][0]:.4f}..{m['ci'][1]:.4f} | load {load}")  # fmt: skip
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(v) for v in args.samples.split(",")):
