@@ -151,7 +151,7 @@ def main() -> None:
     table = ["| code | samples | seconds | peak RSS (MiB) | over imports (MiB) | load avg |", "|:--|--:|--:|--:|--:|--:|"]
     table += ["| " + " | ".join(r) + " |" for r in rows]
     body = (
-        "Command: `python benchmarks/bench_compare_memory.py --code /tmp/old-c127f40` (2 CPU cores shared with other "
+        f"Command: `python benchmarks/bench_compare_memory.py {' '.join(sys.argv[1:])}` (2 CPU cores shared with other "
         "work; the load average is read after each row). 3 runs x 91 cells (clean, 15 corruptions x 5 severities, "
         "2 attacks x 5 budgets + worst case); `compare_runs` with 2,000 bootstrap replicates and 10,000 sign flips.\n\n"
         + "\n".join(table)
