@@ -1,5 +1,8 @@
 """Adversarial evaluation with honest bookkeeping (foolbox underneath).
 
+Layer: may import ``robustness.core`` and the ``Classifier`` wrapper (``robustness.models``), torch and
+foolbox; nothing of datasets, runs, results or reports.
+
 Entry points for the engine::
 
     attack = attacks.create("pgd_linf", steps=20)

@@ -21,6 +21,7 @@ from attacks.bookkeeping import concat, distance_summary, records, worst_case
 from attacks.geometry import Norm, as_norm
 from attacks.sanity import SanityFlag, run_checks
 from robustness.core import params
+from robustness.core.budgets import DEFAULT_EPS_L2, DEFAULT_EPS_LINF
 from robustness.core.errors import UsageError
 
 #: Linf: single-step, iterative, minimum-norm (DeepFool) and a gradient-free floor
@@ -34,10 +35,8 @@ DEFAULT_L2: tuple[str, ...] = ("pgd_l2", "deepfool_l2", "ddn_l2", "hsj_l2")
 DEFAULT_SUITE: tuple[str, ...] = DEFAULT_LINF + DEFAULT_L2
 #: the minimum-norm attack whose distances the report summarizes, per norm
 MINIMAL: dict[Norm, str] = {Norm.LINF: "deepfool_linf", Norm.L2: "ddn_l2"}
-DEFAULT_EPSILONS: dict[Norm, tuple[float, ...]] = {
-    Norm.LINF: (0.02, 0.05, 0.1, 0.2, 0.3),
-    Norm.L2: (0.5, 1.0, 2.0, 3.0),
-}
+#: the default budgets per norm (defined once in :mod:`robustness.core.budgets`)
+DEFAULT_EPSILONS: dict[Norm, tuple[float, ...]] = {Norm.LINF: DEFAULT_EPS_LINF, Norm.L2: DEFAULT_EPS_L2}
 
 
 def create(name: str, **hyperparameters: Any) -> Attack:

@@ -203,7 +203,7 @@ def run(args: argparse.Namespace) -> tuple[str, Any]:
             *must_show(table, labels),
             "- Planted vs null difference: "
             "`tests/test_compare.py::test_planted_difference_is_significant_and_null_is_not` (and "
-            "`tests/test_significance.py`): the planted model is significant on every metric, the null one on none.",
+            "`tests/test_stats.py`): the planted model is significant on every metric, the null one on none.",
             "",
             "### All models",
             "",

@@ -1,5 +1,9 @@
 """Reports: tables, statistics, plots and rendering from stored records. Never imports torch.
 
+May import ``robustness.core`` (errors, enums) and numpy, scipy, pandas, matplotlib; never torch, the store
+or the runtime (run, results, compare, cli). Statistics live in :mod:`reports.stats`, the paired comparison
+of runs in :mod:`reports.comparison`.
+
 Markdown (:func:`render_markdown`), self-contained HTML (:mod:`reports.html`), plots
 (:mod:`reports.plots`), pictures (:mod:`reports.images`), comparisons across runs
 (:mod:`reports.compare`, :mod:`reports.html_compare`) and exports (:mod:`reports.export`:

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from reports.model import RunSummary
-from reports.significance import mcnemar_p
-from reports.stats import expit, logit, logit_fit, mean_interval, paired_t_p
+from reports.stats import expit, logit, logit_fit, mcnemar_p, mean_interval, sign_flip_test
+from robustness.core.enums import WORST_CASE, CellKind
 
 CORRUPTION_METRIC = "corruptions (mean)"
 #: what a reader must know about the fit behind effective robustness here
@@ -36,7 +36,7 @@ def shared_epsilons(runs: Sequence[RunSummary]) -> dict[str, float]:
     out: dict[str, float] = {}
     per_run = []
     for run in runs:
-        wc = run.results[(run.results["kind"] == "attack") & (run.results["perturbation"] == "worst_case")]
+        wc = run.results[(run.results["kind"] == CellKind.ATTACK.value) & (run.results["perturbation"] == WORST_CASE)]
         per_run.append({norm: set(g["epsilon"].round(9)) for norm, g in wc.groupby("norm")})
     if not per_run:
         return out
@@ -65,7 +65,7 @@ def _paired(runs: Sequence[RunSummary], i: int) -> bool:
 
 def common_corruption_cells(runs: Sequence[RunSummary]) -> list[str]:
     """The corruption cells every run evaluated: a mean corruption accuracy compares like with like."""
-    cells = [set(r.results.loc[r.results["kind"] == "corruption", "cell"]) for r in runs if "cell" in r.results]
+    cells = [set(r.results.loc[r.results["kind"] == CellKind.CORRUPTION.value, "cell"]) for r in runs if "cell" in r.results]
     return sorted(set.intersection(*cells)) if cells and len(cells) == len(runs) else []
 
 
@@ -92,7 +92,7 @@ def comparison_table(runs: Sequence[RunSummary]) -> pd.DataFrame:
     """Long table: one row per (run, metric) with accuracy, 95% interval, n and a paired p-value vs run 1.
 
     Metrics: clean accuracy (Wilson interval, McNemar test), mean accuracy over the corruption
-    cells every run evaluated (interval over samples, paired t-test), and the
+    cells every run evaluated (Student's t interval over samples, paired sign-flip test), and the
     per-example worst case over the attack suite at each norm's shared middle budget.
     """
     rows: list[dict[str, object]] = []
@@ -101,9 +101,10 @@ def comparison_table(runs: Sequence[RunSummary]) -> pd.DataFrame:
     for i, run in enumerate(runs):
         base = {"run_id": run.run_id, "label": run.label}
         paired = _paired(runs, i)
-        clean = _cell_row(run.results, kind="clean")
+        clean = _cell_row(run.results, kind=CellKind.CLEAN.value)
         if clean is not None:
-            rows.append({**base, **_single_cell(runs, i, "clean", clean, "clean", paired)})
+            key = str(clean.get("cell", CellKind.CLEAN.value))
+            rows.append({**base, **_single_cell(runs, i, key, clean, "clean", paired)})
         if common:
             corr = run.results[run.results["cell"].isin(common)]
             per_sample = corruption_sample_accuracy(run, common)
@@ -112,7 +113,7 @@ def comparison_table(runs: Sequence[RunSummary]) -> pd.DataFrame:
             else:  # no per-sample bits: the mean alone (pooling cells as independent would overstate precision)
                 mean, lo, hi = float(corr["accuracy"].mean()), np.nan, np.nan
             ref = corruption_sample_accuracy(runs[0], common)
-            p = paired_t_p(ref, per_sample) if paired and ref is not None and per_sample is not None else np.nan
+            p = sign_flip_test(per_sample - ref) if paired and ref is not None and per_sample is not None else np.nan
             rows.append(
                 {
                     **base,
@@ -122,14 +123,14 @@ def comparison_table(runs: Sequence[RunSummary]) -> pd.DataFrame:
                     "ci_high": hi,
                     "n": int(corr["n"].iloc[0]),
                     "p_value": p,
-                    "test": "paired t" if i else "",
+                    "test": "sign-flip" if i else "",
                 }
             )
         for norm, eps in budgets.items():
-            cell = _cell_row(run.results, kind="attack", perturbation="worst_case", norm=norm, epsilon=eps)
+            cell = _cell_row(run.results, kind=CellKind.ATTACK.value, perturbation=WORST_CASE, norm=norm, epsilon=eps)
             if cell is None:
                 continue
-            key = f"attack/worst_case/{norm}/{eps:.6g}"
+            key = str(cell.get("cell", ""))  # the stored cell's key: reports read keys, never spell them
             rows.append({**base, **_single_cell(runs, i, key, cell, worst_case_metric(norm, eps), paired)})
     return pd.DataFrame(
         rows, columns=["run_id", "label", "metric", "accuracy", "ci_low", "ci_high", "n", "p_value", "test"]

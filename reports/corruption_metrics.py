@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from robustness.core.errors import UsageError
+from robustness.core.enums import CellKind
 
 #: AlexNet's mean error per ImageNet-C benchmark corruption (Hendrycks & Dietterich 2019)
 ALEXNET_ERRORS: Mapping[str, float] = {
@@ -129,7 +130,7 @@ def _check(results: pd.DataFrame) -> None:
 
 def _corruption_rows(results: pd.DataFrame) -> pd.DataFrame:
     _check(results)
-    rows = results[results["kind"] == "corruption"]
+    rows = results[results["kind"] == CellKind.CORRUPTION]
     if rows.empty:
         raise UsageError("results have no corruption rows (kind == 'corruption'); run with --corruptions all.")
     return rows
@@ -137,7 +138,7 @@ def _corruption_rows(results: pd.DataFrame) -> pd.DataFrame:
 
 def _clean_error(results: pd.DataFrame) -> float:
     _check(results)
-    clean = results[results["kind"] == "clean"]
+    clean = results[results["kind"] == CellKind.CLEAN]
     if clean.empty:
         raise UsageError("results have no clean row (kind == 'clean'); relative metrics need the clean accuracy.")
     return 1.0 - float(clean["accuracy"].mean())
@@ -181,7 +182,7 @@ def corruption_errors(results: pd.DataFrame, baseline: BaselineSpec = None) -> p
     """
     rows = _corruption_rows(results)
     base = _baseline(baseline)
-    clean_error = _clean_error(results) if (results["kind"] == "clean").any() else np.nan
+    clean_error = _clean_error(results) if (results["kind"] == CellKind.CLEAN).any() else np.nan
     out = []
     for name, group in rows.groupby("perturbation", sort=False):
         severities = sorted(int(s) for s in group["severity"])
@@ -246,7 +247,7 @@ def summary(results: pd.DataFrame, baseline: BaselineSpec = None) -> pd.DataFram
     """The headline numbers as a tidy ``metric, value, note`` table (NaN where not computable)."""
     base = _baseline(baseline)
     items: list[tuple[str, float, str]] = [
-        ("clean accuracy", 1.0 - _clean_error(results) if (results["kind"] == "clean").any() else np.nan, ""),
+        ("clean accuracy", 1.0 - _clean_error(results) if (results["kind"] == CellKind.CLEAN).any() else np.nan, ""),
         ("corruption accuracy", corruption_accuracy(results), "mean over corruptions and severities"),
     ]
     for label, fn in (("mCE", mce), ("relative mCE", relative_mce)):

@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from reports.plots import DPI, norm_label, style_axes
+from robustness.core.enums import CellKind
 
 SIGNIFICANT_COLOR = "#c0392b"
 NOT_SIGNIFICANT_COLOR = "0.45"
@@ -28,7 +29,7 @@ def short(label: str, width: int = 28) -> str:
 def headline_metrics(table: pd.DataFrame) -> list[str]:
     """Clean and mean corruption accuracy, then each attack at its middle budget."""
     metrics = [m for m in ("clean accuracy", "mean corruption accuracy") if m in set(table["metric"])]
-    attacks = table[(table["kind"] == "attack") & table["reliable"].astype(bool)]
+    attacks = table[(table["kind"] == CellKind.ATTACK) & table["reliable"].astype(bool)]
     if attacks.empty:
         return metrics
     for _, group in attacks.groupby(["attack", "norm"], sort=True):
@@ -70,10 +71,10 @@ def differences_figure(table: pd.DataFrame) -> Figure | None:
 
 def robust_curves_figure(table: pd.DataFrame) -> Figure | None:
     """Robust accuracy vs epsilon per attack, a line per model; naive evaluations dashed."""
-    att = table[table["kind"] == "attack"]
+    att = table[table["kind"] == CellKind.ATTACK]
     if att.empty:
         return None
-    clean = table[table["kind"] == "clean"].set_index("model")["value"]
+    clean = table[table["kind"] == CellKind.CLEAN].set_index("model")["value"]
     models = list(dict.fromkeys(m.removesuffix(" (naive)") for m in table["model"]))
     colors = {m: f"C{k % 10}" for k, m in enumerate(models)}
     panels = sorted(att.groupby(["norm", "attack"]).groups, key=lambda k: (k[0] != "linf", k))

@@ -7,6 +7,7 @@ from typing import Any
 
 from reports.markdown import make_table
 from reports.tables import pct
+from robustness.core.enums import DefenseEval
 
 NAIVE_FLAG = "UNRELIABLE: naive evaluation (gradients through the non-differentiable step)"
 
@@ -23,7 +24,7 @@ def defense_section(model: Mapping[str, Any], certified: Mapping[str, Any] | Non
     hyper = ", ".join(f"{k}={v}" for k, v in defense.get("hyperparameters", {}).items())
     lines = ["## Defense", "", f"**{defense['name']}** ({defense['kind']}): {defense.get('summary', '')} ({hyper})."]
     if defense["kind"] == "transform":
-        if model.get("defense_eval") == "naive":
+        if model.get("defense_eval") == DefenseEval.NAIVE:
             lines += [
                 "",
                 f"**{NAIVE_FLAG}.** The attack numbers of this run took autograd's gradient through the transform; "

@@ -25,8 +25,10 @@ from typing import Any
 
 import pandas as pd
 
-from reports.markdown import fmt_eps, pct
+from reports.markdown import fmt_eps
+from reports.tables import p_text, pct
 from reports.plots import family_order
+from robustness.core.enums import WORST_CASE, CellKind
 
 _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -39,6 +41,8 @@ _LATEX_SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
 }
 
 
@@ -108,8 +112,8 @@ def latex_report(results: pd.DataFrame, run: dict[str, Any]) -> str:
     """LaTeX tables: corruption accuracy per severity (grouped by family) and robust accuracy per budget."""
     title = f"{run.get('model', '')} on {run.get('dataset', '')}, n = {run.get('n', '')}, run {run.get('run_id', '')}"
     parts = [f"% robustness-suite tables for {title}", "% needs \\usepackage{booktabs}"]
-    clean = results[results["kind"] == "clean"]
-    corr = results[results["kind"] == "corruption"]
+    clean = results[results["kind"] == CellKind.CLEAN]
+    corr = results[results["kind"] == CellKind.CORRUPTION]
     if len(corr):
         severities = sorted(int(s) for s in corr["severity"].dropna().unique())
         wide = corr.pivot_table(index="perturbation", columns="severity", values="accuracy", aggfunc="mean")
@@ -129,11 +133,11 @@ def latex_report(results: pd.DataFrame, run: dict[str, Any]) -> str:
                 align="ll" + "r" * (len(severities) + 1),
             )
         )
-    att = results[results["kind"] == "attack"]
+    att = results[results["kind"] == CellKind.ATTACK]
     for norm, group in att.groupby("norm"):
         epsilons = sorted(group["epsilon"].unique())
         wide = group.pivot_table(index="perturbation", columns="epsilon", values="accuracy", aggfunc="mean")
-        names = [n for n in wide.index if n != "worst_case"] + (["worst_case"] if "worst_case" in wide.index else [])
+        names = [n for n in wide.index if n != WORST_CASE] + ([WORST_CASE] if WORST_CASE in wide.index else [])
         rows = [[n, *[pct(wide.loc[n].get(e)) for e in epsilons]] for n in names]
         parts.append(
             latex_table(
@@ -147,4 +151,15 @@ def latex_report(results: pd.DataFrame, run: dict[str, Any]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-__all__ = ["json_records", "latex_escape", "latex_report", "latex_table", "parquet_bytes"]
+def comparison_latex(table: pd.DataFrame) -> str:
+    """``report A B``'s comparison table (:func:`reports.compare.comparison_table`) as a LaTeX table."""
+    rows = [
+        [r["label"], r["metric"], pct(r["accuracy"]), f"{pct(r['ci_low'])}--{pct(r['ci_high'])}", p_text(r["p_value"])]
+        for _, r in table.iterrows()
+    ]
+    caption = "Accuracy with 95% intervals; p: paired test against the first run."
+    return latex_table(["run", "metric", "accuracy", "95% CI", "p"], rows, caption=caption, label="tab:comparison",
+                       align="llrrr") + "\n"  # fmt: skip
+
+
+__all__ = ["comparison_latex", "json_records", "latex_escape", "latex_report", "latex_table", "parquet_bytes"]

@@ -11,9 +11,12 @@ from typing import Any
 
 from reports import plots
 from reports.compare import EFFECTIVE_ROBUSTNESS_CAVEAT, comparison_table, effective_robustness
+from reports.comparison import Comparison
+from reports.comparison_render import paired_sections, section_html
 from reports.html_parts import Html, code, esc, figure, note, page, pvalue, section, table
 from reports.model import RunSummary
 from reports.tables import effective_robustness_rows, pct
+from robustness.core.enums import WORST_CASE, CellKind
 
 
 def comparison_parts(runs: Sequence[RunSummary], figs: Mapping[str, bytes]) -> list[str]:
@@ -55,8 +58,8 @@ def comparison_parts(runs: Sequence[RunSummary], figs: Mapping[str, bytes]) -> l
     parts.append(
         Html(
             f'<p class="caption">Accuracy with its 95% interval; p: paired test against {esc(runs[0].label)} on '
-            f"the same {int(table_['n'].max())} test images (McNemar for single cells, paired t for the "
-            "corruption mean).</p>"
+            f"the same {int(table_['n'].max())} test images (exact McNemar for single cells, the paired "
+            "sign-flip test for the corruption mean; the same tests as robustness compare).</p>"
         )
     )
     if er["predicted"].notna().any():
@@ -88,7 +91,7 @@ def side_by_side(runs: Sequence[RunSummary]) -> list[str]:
     labels = [r.label for r in runs]
     fams: dict[str, dict[str, float]] = {}
     for run in runs:
-        corr = run.results[run.results["kind"] == "corruption"]
+        corr = run.results[run.results["kind"] == CellKind.CORRUPTION]
         for fam, acc in corr.groupby("family")["accuracy"].mean().items():
             fams.setdefault(str(fam), {})[run.label] = acc
     if fams:
@@ -96,7 +99,7 @@ def side_by_side(runs: Sequence[RunSummary]) -> list[str]:
         parts += [Html("<h3>Corruption accuracy per family</h3>"), table(["family", *labels], rows)]
     cells: dict[tuple[str, float], dict[str, float]] = {}
     for run in runs:
-        wc = run.results[(run.results["kind"] == "attack") & (run.results["perturbation"] == "worst_case")]
+        wc = run.results[(run.results["kind"] == CellKind.ATTACK) & (run.results["perturbation"] == WORST_CASE)]
         for _, r in wc.iterrows():
             cells.setdefault((str(r["norm"]), float(r["epsilon"])), {})[run.label] = r["accuracy"]
     if cells:
@@ -109,9 +112,16 @@ def side_by_side(runs: Sequence[RunSummary]) -> list[str]:
 
 
 def render_comparison_html(
-    runs: Sequence[RunSummary], records: Sequence[Mapping[str, Any]], figs: Mapping[str, bytes] | None = None
+    runs: Sequence[RunSummary],
+    records: Sequence[Mapping[str, Any]],
+    figs: Mapping[str, bytes] | None = None,
+    paired: Comparison | str | None = None,
 ) -> str:
-    """A comparison report of several runs (the first is the reference of the paired tests)."""
+    """A comparison report of several runs (the first is the reference of the paired tests).
+
+    ``paired`` is the paired analysis of :mod:`reports.comparison` (or why there is none); its
+    sections, rendered from its tables, follow the comparisons.
+    """
     figs = comparison_figures(runs) if figs is None else figs
     rows = [
         [
@@ -129,7 +139,7 @@ def render_comparison_html(
         "Runs",
         table(["label", "model", "dataset", "n", "seed", "run id"], rows, align="lllrrl"),
         note(
-            "Paired tests (McNemar for single cells, paired t for the corruption mean) compare each run "
+            "Paired tests (exact McNemar for single cells, sign-flip for the corruption mean) compare each run "
             "with the first on the same test samples; they are left empty when the samples differ."
         ),
     )
@@ -149,7 +159,10 @@ def render_comparison_html(
             ),
         ),
     ]
-    nav = [("summary", "Runs"), ("comparisons", "Comparisons"), ("reproducibility", "Reproducibility")]
+    extra = paired_sections(paired) if paired is not None else []
+    body[2:2] = [section_html(part) for part in extra]
+    nav = [("summary", "Runs"), ("comparisons", "Comparisons"), *((p.anchor, p.title) for p in extra)]
+    nav.append(("reproducibility", "Reproducibility"))
     title = "Robustness comparison: " + ", ".join(r.label for r in runs)
     head = f'<h1>{esc(title)}</h1><div class="meta">{len(runs)} runs · generated from the results store</div>'
     return page(title, head, nav, body, "robustness-suite · comparison report · self-contained: no network, no scripts")

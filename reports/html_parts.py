@@ -36,13 +36,11 @@ def num(value: Any, fmt: str = ".4g") -> str:
 
 
 def pvalue(value: Any) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return ""
-    if not np.isfinite(v):
-        return ""
-    return "< 0.001" if v < 0.001 else f"{v:.3f}"
+    """:func:`reports.tables.p_text`, empty when there is no p-value (a table cell left blank)."""
+    from reports.tables import p_text
+
+    text = p_text(value)
+    return "" if text == "n/a" else text
 
 
 def table(
@@ -279,14 +277,14 @@ def code(text: Any) -> Html:
     return Html(f"<code>{esc(text)}</code>")
 
 
-def _inline(text: str) -> str:
+def inline(text: str) -> Html:
     """Escape, then render Markdown's inline ``code``, **bold** and *italic*."""
     import re
 
     out = html.escape(text)
     out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
     out = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", out)
-    return re.sub(r"(?<![*\w])\*([^*]+)\*(?![*\w])", r"<i>\1</i>", out)
+    return Html(re.sub(r"(?<![*\w])\*([^*]+)\*(?![*\w])", r"<i>\1</i>", out))
 
 
 def markdown_section(lines: Sequence[str]) -> tuple[str, str, Html] | None:
@@ -319,7 +317,7 @@ def markdown_section(lines: Sequence[str]) -> tuple[str, str, Html] | None:
             parts.append(f"<pre><code>{html.escape(chr(10).join(block))}</code></pre>")
         elif row.startswith("#"):
             level = min(4, len(row) - len(row.lstrip("#")) + 1)
-            parts.append(f"<h{level}>{_inline(row.lstrip('#').strip())}</h{level}>")
+            parts.append(f"<h{level}>{inline(row.lstrip('#').strip())}</h{level}>")
             i += 1
         elif row.lstrip().startswith("|"):
             block = []
@@ -327,15 +325,15 @@ def markdown_section(lines: Sequence[str]) -> tuple[str, str, Html] | None:
                 block.append([c.strip() for c in rows[i].strip().strip("|").split("|")])
                 i += 1
             body = [b for b in block[1:] if not all(set(c) <= set(":-") for c in b)]
-            head = "".join(f"<th>{_inline(c)}</th>" for c in block[0])
-            cells = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in b) + "</tr>" for b in body)
+            head = "".join(f"<th>{inline(c)}</th>" for c in block[0])
+            cells = "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in b) + "</tr>" for b in body)
             parts.append(
                 f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table></div>'
             )
         elif row.lstrip().startswith(("- ", "* ")):
             items = []
             while i < len(rows) and rows[i].lstrip().startswith(("- ", "* ")):
-                items.append(f"<li>{_inline(rows[i].lstrip()[2:])}</li>")
+                items.append(f"<li>{inline(rows[i].lstrip()[2:])}</li>")
                 i += 1
             parts.append(f"<ul>{''.join(items)}</ul>")
         else:
@@ -343,5 +341,5 @@ def markdown_section(lines: Sequence[str]) -> tuple[str, str, Html] | None:
             while i < len(rows) and rows[i].strip() and not rows[i].lstrip().startswith(("|", "#", "- ", "* ", "```")):
                 para.append(rows[i].strip())
                 i += 1
-            parts.append(f"<p>{_inline(' '.join(para))}</p>")
+            parts.append(f"<p>{inline(' '.join(para))}</p>")
     return anchor, title, Html("".join(parts))

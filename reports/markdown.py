@@ -10,14 +10,15 @@ import pandas as pd
 
 from reports.tables import (
     clean_accuracy,
-    effective_robustness_rows,
     hyperparameter_rows,
     most_damaging,
+    p_text,
     pct,
     points,
     skipped_notes,
     with_drop,
 )
+from robustness.core.enums import WORST_CASE, CellKind
 
 if TYPE_CHECKING:
     from reports.model import RunReport
@@ -52,27 +53,27 @@ def fmt_eps(value: float) -> str:
 
 
 def describe(row: pd.Series) -> str:
-    if row["kind"] == "corruption":
+    if row["kind"] == CellKind.CORRUPTION:
         return f"{row['perturbation']} (severity {int(row['severity'])})"
-    if row["kind"] == "attack":
+    if row["kind"] == CellKind.ATTACK:
         return f"{row['perturbation']} ({row['norm']}, eps {fmt_eps(row['epsilon'])})"
     return "clean"
 
 
 def summary_section(df: pd.DataFrame, top: int = 5) -> list[str]:
-    clean = df[df["kind"] == "clean"].iloc[0]
+    clean = df[df["kind"] == CellKind.CLEAN].iloc[0]
     lines = [
         "## Summary",
         "",
         f"- Clean accuracy: **{pct(clean['accuracy'])}** (95% CI {pct(clean['ci_low'])} to {pct(clean['ci_high'])}, "
         f"n = {int(clean['n'])})",
     ]
-    corr = df[df["kind"] == "corruption"]
+    corr = df[df["kind"] == CellKind.CORRUPTION]
     if len(corr):
         lines.append(
             f"- Mean accuracy over {corr['perturbation'].nunique()} corruptions x severities: **{pct(corr['accuracy'].mean())}**"
         )
-    worst = df[(df["kind"] == "attack") & (df["perturbation"] == "worst_case")]
+    worst = df[(df["kind"] == CellKind.ATTACK) & (df["perturbation"] == WORST_CASE)]
     for norm, group in worst.groupby("norm"):
         cells = ", ".join(f"{pct(a)} at {fmt_eps(e)}" for e, a in zip(group["epsilon"], group["accuracy"]))
         lines.append(f"- Robust accuracy ({norm}, worst case over the attack suite): {cells}")
@@ -85,7 +86,7 @@ def summary_section(df: pd.DataFrame, top: int = 5) -> list[str]:
 
 
 def corruption_section(df: pd.DataFrame) -> list[str]:
-    corr = df[df["kind"] == "corruption"]
+    corr = df[df["kind"] == CellKind.CORRUPTION]
     if corr.empty:
         return []
     order = corr.groupby("perturbation")["accuracy"].mean().sort_values().index
@@ -123,7 +124,7 @@ def shown_setting(config: Mapping[str, Any], key: str, value: Any) -> bool:
 
 
 def attack_section(df: pd.DataFrame) -> list[str]:
-    att = df[df["kind"] == "attack"]
+    att = df[df["kind"] == CellKind.ATTACK]
     if att.empty:
         return []
     lines = [
@@ -136,8 +137,8 @@ def attack_section(df: pd.DataFrame) -> list[str]:
     for norm, group in att.groupby("norm"):
         epsilons = sorted(group["epsilon"].unique())
         wide = group.pivot(index="perturbation", columns="epsilon", values="accuracy")
-        names = [n for n in wide.index if n != "worst_case"] + (["worst_case"] if "worst_case" in wide.index else [])
-        rows = [[f"**{n}**" if n == "worst_case" else n, *[pct(wide.loc[n].get(e)) for e in epsilons]] for n in names]
+        names = [n for n in wide.index if n != WORST_CASE] + ([WORST_CASE] if WORST_CASE in wide.index else [])
+        rows = [[f"**{n}**" if n == WORST_CASE else n, *[pct(wide.loc[n].get(e)) for e in epsilons]] for n in names]
         lines += ["", f"### {norm}", "", make_table(["attack", *[f"eps {fmt_eps(e)}" for e in epsilons]], rows)]
     for text in skipped_notes(df):
         lines += ["", f"Note: {text}"]
@@ -297,7 +298,7 @@ def comparison_lines(report: RunReport, figures: Mapping[str, str]) -> list[str]
             r["metric"],
             pct(r["accuracy"]),
             f"{pct(r['ci_low'])} to {pct(r['ci_high'])}",
-            "" if pd.isna(r["p_value"]) else f"{r['p_value']:.3g}",
+            p_text(r["p_value"]),
         ]
         for _, r in table.iterrows()
     ]
@@ -306,66 +307,3 @@ def comparison_lines(report: RunReport, figures: Mapping[str, str]) -> list[str]
         lines += ["No other run in this store used the same test samples; this run alone:", ""]
     lines.append(make_table(["run", "metric", "accuracy", "95% CI", f"p vs {runs[0].label}"], rows, align="llrrr"))
     return lines + figure_lines(figures, ("comparison", "effective_robustness"))
-
-
-def render_comparison_markdown(
-    runs: Sequence[Any], records: Sequence[Mapping[str, Any]], figures: Mapping[str, str] | None = None
-) -> str:
-    """The comparison report of several runs (RunSummary records, the first is the reference) as Markdown."""
-    from reports.compare import EFFECTIVE_ROBUSTNESS_CAVEAT, comparison_table, effective_robustness
-
-    figures = figures or {}
-    table = comparison_table(runs)
-    lines = ["# Robustness comparison: " + ", ".join(r.label for r in runs), "", "## Runs", ""]
-    lines.append(
-        make_table(
-            ["label", "model", "dataset", "n", "run id", "command"],
-            [
-                [
-                    r.label,
-                    rec.get("model", ""),
-                    rec.get("dataset", ""),
-                    rec.get("n", ""),
-                    f"`{rec.get('run_id', '')}`",
-                    f"`{rec.get('command', '')}`",
-                ]
-                for r, rec in zip(runs, records)
-            ],
-            align="lllrll",
-        )
-    )
-    rows = [
-        [
-            r["label"],
-            r["metric"],
-            pct(r["accuracy"]),
-            f"{pct(r['ci_low'])} to {pct(r['ci_high'])}",
-            int(r["n"]),
-            "" if pd.isna(r["p_value"]) else f"{r['p_value']:.3g}",
-            r["test"],
-        ]
-        for _, r in table.iterrows()
-    ]
-    lines += [
-        "",
-        "## Comparisons",
-        "",
-        make_table(
-            ["run", "metric", "accuracy", "95% CI", "n", f"p vs {runs[0].label}", "paired test"], rows, align="llrrrrl"
-        ),
-    ]
-    er = effective_robustness(table)
-    if er["predicted"].notna().any():
-        rows = effective_robustness_rows(er)
-        lines += [
-            "",
-            "### Effective robustness",
-            "",
-            EFFECTIVE_ROBUSTNESS_CAVEAT,
-            "",
-            make_table(
-                ["run", "shift", "clean", "under shift", "baseline fit", "effective robustness"], rows, align="llrrrr"
-            ),
-        ]
-    lines += figure_lines(figures, ("comparison", "effective_robustness"))
-    return "\n".join(lines) + "\n"

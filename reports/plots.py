@@ -16,9 +16,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from reports.stats import expit, logit, logit_fit
+from robustness.core.enums import CORRUPTION_FAMILIES, WORST_CASE, CellKind
 
 #: display order of corruption families (ImageNet-C's first); unknown families follow by name
-FAMILY_ORDER = ("noise", "blur", "weather", "digital", "lighting", "geometric", "occlusion")
+FAMILY_ORDER = CORRUPTION_FAMILIES
 DPI = 110
 CLEAN_STYLE = {"color": "0.35", "linestyle": "--", "linewidth": 1.2}
 WORST_COLOR = "#111111"
@@ -38,7 +39,7 @@ def family_order(families: Sequence[str]) -> list[str]:
 
 
 def _clean(results: pd.DataFrame) -> tuple[float, int]:
-    clean = results[results["kind"] == "clean"]
+    clean = results[results["kind"] == CellKind.CLEAN]
     if clean.empty:
         return float("nan"), 0
     return float(clean["accuracy"].iloc[0]), int(clean["n"].iloc[0])
@@ -59,7 +60,7 @@ def style_axes(ax, *, ylabel: str | None = "accuracy (%)") -> None:  # type: ign
 
 def severity_curves_figure(results: pd.DataFrame) -> Figure | None:
     """Accuracy vs severity, one line per corruption, one panel per family."""
-    corr = results[results["kind"] == "corruption"]
+    corr = results[results["kind"] == CellKind.CORRUPTION]
     if corr.empty:
         return None
     clean, n = _clean(results)
@@ -94,7 +95,7 @@ def severity_curves_figure(results: pd.DataFrame) -> Figure | None:
 
 def severity_heatmap_figure(results: pd.DataFrame) -> Figure | None:
     """Corruption x severity accuracy heatmap, corruptions grouped by family, annotated in %."""
-    corr = results[results["kind"] == "corruption"]
+    corr = results[results["kind"] == CellKind.CORRUPTION]
     if corr.empty:
         return None
     wide = corr.pivot_table(index="perturbation", columns="severity", values="accuracy", aggfunc="mean")
@@ -142,7 +143,7 @@ def norm_label(norm: str) -> str:
 
 def attack_curves_figure(results: pd.DataFrame) -> Figure | None:
     """Robust accuracy vs epsilon per attack, one panel per norm, with the suite's worst case and its 95% band."""
-    att = results[results["kind"] == "attack"]
+    att = results[results["kind"] == CellKind.ATTACK]
     if att.empty:
         return None
     clean, n = _clean(results)
@@ -151,11 +152,11 @@ def attack_curves_figure(results: pd.DataFrame) -> Figure | None:
     axes = fig.subplots(1, len(norms), squeeze=False)[0]
     for ax, norm in zip(axes, norms):
         group = att[att["norm"] == norm]
-        for name, g in group[group["perturbation"] != "worst_case"].groupby("perturbation", sort=True):
+        for name, g in group[group["perturbation"] != WORST_CASE].groupby("perturbation", sort=True):
             g = g.sort_values("epsilon")
             xs, ys = [0.0, *g["epsilon"]], [clean, *g["accuracy"]]
             ax.plot(xs, 100 * np.asarray(ys), marker="o", markersize=3.5, linewidth=1.4, alpha=0.85, label=name)
-        wc = group[group["perturbation"] == "worst_case"].sort_values("epsilon")
+        wc = group[group["perturbation"] == WORST_CASE].sort_values("epsilon")
         if len(wc):
             xs = np.array([0.0, *wc["epsilon"]])
             lo = np.array([clean, *wc["ci_low"]])

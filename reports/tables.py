@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from reports.stats import wilson_interval
+from robustness.core.enums import WORST_CASE, CellKind
 
 #: the columns of ``results.csv``, in order (DESIGN.md's record; timing lives in run.json)
 RESULT_COLUMNS = [
@@ -30,7 +31,7 @@ def tidy(cells: pd.DataFrame) -> pd.DataFrame:
     df["ci_low"], df["ci_high"] = wilson_interval(df["correct"].to_numpy(), df["n"].to_numpy())
     df["severity"] = df["severity"].astype("Int64")
     df["_kind"] = df["kind"].map(KIND_ORDER)
-    df["_worst"] = df["perturbation"].eq("worst_case")
+    df["_worst"] = df["perturbation"].eq(WORST_CASE)
     df = df.sort_values(["_kind", "norm", "_worst", "perturbation", "severity", "epsilon"], na_position="first")
     return df.drop(columns=["_kind", "_worst"]).reset_index(drop=True)
 
@@ -40,13 +41,13 @@ def skipped_notes(tidy_df: pd.DataFrame) -> list[str]:
 
     The samples it skipped count as robust in its cells, so its accuracies are upper bounds.
     """
-    att = tidy_df[tidy_df["kind"] == "attack"]
+    att = tidy_df[tidy_df["kind"] == CellKind.ATTACK]
     if att.empty or "extra" not in att:
         return []
-    clean = tidy_df[tidy_df["kind"] == "clean"]
+    clean = tidy_df[tidy_df["kind"] == CellKind.CLEAN]
     correct = int(clean["correct"].iloc[0]) if len(clean) else None
     notes = []
-    members = att[att["perturbation"] != "worst_case"]
+    members = att[att["perturbation"] != WORST_CASE]
     for name, group in members.groupby("perturbation", sort=True):
         skipped = max(_extra(e).get("skipped", 0) for e in group["extra"])
         if not skipped or correct is None:
@@ -76,7 +77,7 @@ def results_csv_frame(tidy_df: pd.DataFrame) -> pd.DataFrame:
 
 
 def clean_accuracy(tidy_df: pd.DataFrame) -> float:
-    clean = tidy_df[tidy_df["kind"] == "clean"]
+    clean = tidy_df[tidy_df["kind"] == CellKind.CLEAN]
     return float(clean["accuracy"].iloc[0]) if len(clean) else float("nan")
 
 
@@ -94,7 +95,7 @@ def most_damaging(tidy_df: pd.DataFrame, top: int = 5) -> pd.DataFrame:
     budget that reaches it; the suite's ``worst_case`` rows are left out.
     """
     df = with_drop(tidy_df)
-    cells = df[(df["kind"] != "clean") & (df["perturbation"] != "worst_case")].copy()
+    cells = df[(df["kind"] != CellKind.CLEAN) & (df["perturbation"] != WORST_CASE)].copy()
     if cells.empty:
         return cells
     cells["_level"] = cells["severity"].astype("Float64").fillna(cells["epsilon"].astype("Float64"))
@@ -119,6 +120,47 @@ def points(value: Any) -> str:
     except (TypeError, ValueError):
         return "n/a"
     return "n/a" if not np.isfinite(v) else f"{100 * v:+.1f}"
+
+
+def p_text(value: Any) -> str:
+    """A p-value to 4 decimals (``< 0.0001`` below); ``n/a`` when missing.
+
+    >>> p_text(0.01234), p_text(3e-7), p_text(float("nan"))
+    ('0.0123', '< 0.0001', 'n/a')
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    if not np.isfinite(v):
+        return "n/a"
+    return "< 0.0001" if v < 1e-4 else f"{v:.4f}"
+
+
+def value_text(row: Mapping[str, Any]) -> str:
+    """A comparison row's value: mCE as a number (100 = the baseline), every other metric as a percentage."""
+    return num_text(row["value"]) if row["kind"] == "mce" else pct(row["value"])
+
+
+def num_text(value: Any) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    return "n/a" if not np.isfinite(v) else f"{v:.1f}"
+
+
+def difference_text(row: Mapping[str, Any]) -> str:
+    """A comparison row's difference to the baseline with its interval: points, or mCE units for mCE.
+
+    >>> difference_text({"kind": "clean", "diff": 0.05, "ci_low": 0.01, "ci_high": 0.09})
+    '+5.0 [+1.0, +9.0]'
+    """
+    if pd.isna(row["diff"]):
+        return "n/a"
+    if row["kind"] == "mce":
+        return f"{row['diff']:+.1f} [{row['ci_low']:+.1f}, {row['ci_high']:+.1f}]"
+    return f"{points(row['diff'])} [{points(row['ci_low'])}, {points(row['ci_high'])}]"
 
 
 def hyperparameter_rows(hyperparameters: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:

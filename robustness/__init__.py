@@ -1,6 +1,10 @@
 """robustness-suite: robustness and adversarial evaluation for PyTorch image classifiers.
 
+The package root only re-exports the API (``audit``, ``AuditConfig``), lazily; the rooms below import
+downward only (README's Layout).
+
 >>> import robustness
+>>> # skipped in the doctest run: trains the default model on first use and runs the whole grid (minutes)
 >>> df = robustness.audit(n=128)  # doctest: +SKIP
 
 The heavy modules (torch, albumentations, foolbox) load on first use, so that

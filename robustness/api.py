@@ -43,6 +43,7 @@ def run_audit(config: AuditConfig) -> AuditOutcome:
 def audit(config: AuditConfig | None = None, **overrides: Any) -> pd.DataFrame:
     """Run an audit and return its tidy results.
 
+    >>> # skipped in the doctest run: trains the default model on first use (minutes)
     >>> df = audit(dataset="digits", corruptions=("rotation",), attacks=("none",), n=64)  # doctest: +SKIP
     """
     config = config or AuditConfig()

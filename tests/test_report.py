@@ -22,7 +22,7 @@ from reports.html import render_html
 from reports.html_parts import markdown_section
 from reports.images import amplified_difference, to_png, upscale
 from reports.model import RunSummary
-from reports.significance import mcnemar_p
+from reports.stats import mcnemar_p
 from reports.stats import mean_interval
 from robustness.run.artifacts import ADVERSARIAL, FRAGILE, GRID
 from robustness.core.errors import UsageError
@@ -80,7 +80,7 @@ def fake_run(
 ) -> None:
     """A plausible run: accuracy falls with severity and epsilon; bits nest like real results."""
     rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, N)
+    labels = np.random.default_rng(12345).integers(0, 10, N)  # the same test samples in every run
     store.begin_run(
         run_id,
         model=model,
@@ -323,9 +323,34 @@ def test_comparison_of_three_runs(written: dict[str, Path]) -> None:
     assert len(decoded_images(html)) == 2 and "Effective robustness" in html
     er = json.loads((written["cmp"] / "comparison.json").read_text())["effective_robustness"]
     assert all(row["effective_robustness"] is not None for row in er)  # three runs: a baseline fit exists
-    assert {"results.csv", "comparison.csv", "comparison.tex", "report.md"} <= {
+    assert {"results.csv", "comparison.csv", "comparison.tex", "report.md", "differences.csv", "rankings.csv"} <= {
         p.name for p in written["cmp"].iterdir()
     }
+    # the paired analysis of `robustness compare`, rendered from its tables in both formats
+    differences = pd.read_csv(written["cmp"] / "differences.csv")
+    others = differences[differences["model"] != "small-cnn"]
+    assert set(others["test"]) == {"newcombe+mcnemar", "paired bootstrap + sign-flip", "paired bootstrap"}
+    assert ((others["ci_low"] <= others["diff"]) & (others["diff"] <= others["ci_high"])).all()
+    md = (written["cmp"] / "report.md").read_text()
+    for heading in ("## Differences to the baseline", "## Ranking", "## Methods"):
+        assert heading in md and md.count(heading) == 1
+    for anchor in ("differences", "ranking", "methods"):
+        assert f'<section id="{anchor}">' in html and f'href="#{anchor}"' in html
+    clean_b = others[(others["metric"] == "clean accuracy") & (others["model"] == "small-cnn-at")].iloc[0]
+    assert f"{100 * clean_b['diff']:+.1f} [{100 * clean_b['ci_low']:+.1f}, {100 * clean_b['ci_high']:+.1f}]" in html
+
+
+def test_comparison_of_unpaired_runs_says_why_it_has_no_paired_analysis(tmp_path: Path) -> None:
+    with Store(tmp_path / "store.sqlite") as s:
+        fake_run(s, "run-a", strength=0.5)
+        fake_run(s, "run-x", strength=0.5)
+        s.begin_run("run-y", model="m", dataset="shapes", seed=0, config={}, info={}, sample_ids=np.arange(N),
+                    labels=np.zeros(N, dtype=int))  # fmt: skip
+        s.commit_cells("run-y", [CellResult("clean", "clean", "clean", "clean", np.ones(N, dtype=bool), 0.1)])
+        write_comparison(s, ["run-a", "run-y"], tmp_path / "cmp", ("md", "json"))
+    md = (tmp_path / "cmp" / "report.md").read_text()
+    assert "No paired analysis: cannot compare" in md and "dataset 'shapes'" in md
+    assert json.loads((tmp_path / "cmp" / "comparison.json").read_text())["differences"].startswith("No paired")
 
 
 @pytest.mark.parametrize(
@@ -404,9 +429,12 @@ def test_exports_escape_and_serialise() -> None:
 
 
 def test_reports_never_import_torch() -> None:
+    """Nor the runtime: below ``reports`` lies only ``robustness.core`` (errors, enums)."""
     code = (
         "import sys, reports, reports.html, reports.html_compare, reports.plots, reports.images, reports.export\n"
-        "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.') or m.startswith('robustness'))\n"
+        "import reports.comparison, reports.comparison_render, reports.corruption_metrics\n"
+        "runtime = [m for m in sys.modules if m.startswith('robustness.') and not m.startswith('robustness.core')]\n"
+        "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')) + sorted(runtime)\n"
         "print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -35,19 +35,13 @@ def parse_floats(text: str) -> tuple[float, ...]:
 
 
 def parse_severities(text: str) -> tuple[int, ...]:
-    """``1-5`` or ``1,3,5``; range checks happen in AuditConfig."""
-    out: list[int] = []
+    """``1-5`` or ``1,3,5``: :func:`robustness.corruptions.parse_severities` (range-checked, sorted), for argparse."""
+    from robustness.corruptions import parse_severities as parse
+
     try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part[1:]:
-                lo, hi = part.split("-", 1)
-                out.extend(range(int(lo), int(hi) + 1))
-            elif part:
-                out.append(int(part))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected severities like 1-5 or 1,3,5, got {text!r}") from None
-    return tuple(out)
+        return tuple(parse(text))
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def parse_names(text: str) -> tuple[str, ...]:

@@ -68,7 +68,7 @@ def compare_config(args: argparse.Namespace) -> CompareConfig:
 def cmd_compare(args: argparse.Namespace) -> int:
     """``robustness compare``: print where the report is and the headline differences."""
     from robustness.compare.api import compare
-    from robustness.compare.render import _p, _points, _value
+    from reports.tables import difference_text, p_text, value_text
     from robustness.results.writer import console_path
 
     outcome = compare(compare_config(args))
@@ -79,7 +79,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         table["reliable"] & table["diff"].notna() & table["kind"].isin(["clean", "corruption"])
     ].iterrows():
         mark = "significant" if row["significant"] else "not significant"
-        versus = f"{_points(row)} points vs baseline, p={_p(row['p_value'])}, {mark}"
-        print(f"  {row['model']}: {row['metric']} {_value(row)} ({versus})")
+        versus = f"{difference_text(row)} points vs baseline, p={p_text(row['p_value'])}, {mark}"
+        print(f"  {row['model']}: {row['metric']} {value_text(row)} ({versus})")
     print(f"report: {console_path(outcome.out_dir / 'report.html')} (report.md, comparison.csv, rankings.csv, compare.json)")
     return 0

@@ -1,5 +1,9 @@
 """Compare models and defenses on the same grid, with paired statistics (layer: imports run, results, reports, core).
 
+This room keeps the contenders (parsing, training, running their audits) and writes the
+comparison's folder; the paired analysis and every renderer of it live in ``reports``
+(:mod:`reports.comparison`, :mod:`reports.comparison_render`), shared with ``robustness report A B``.
+
 ``robustness compare standard pgd-at augment jpeg smoothing`` trains (or loads from the
 cache) each defense on the same dataset and architecture, runs every contender through the
 same audit grid (same samples, same seeds) and writes a comparison report:
@@ -8,7 +12,7 @@ same audit grid (same samples, same seeds) and writes a comparison report:
   (the baseline), robust accuracy per attack and epsilon, certified accuracy where the
   model certifies (randomized smoothing) and its abstain rate;
 * each difference to the baseline with a 95% interval and a p-value on the paired
-  per-sample outcomes (:mod:`reports.significance`): exact McNemar and Newcombe's interval
+  per-sample outcomes (:mod:`reports.stats`): exact McNemar and Newcombe's interval
   for single cells, a paired bootstrap over samples for aggregates;
 * a ranking per headline metric whose groups (compact letters) join models that are not
   significantly different (Holm-corrected pairwise tests);
@@ -27,7 +31,7 @@ from robustness.compare.contenders import CompareConfig, Contender, RunRef, pars
 #: names loaded on first use: the analysis pulls in pandas, scipy and the reports package
 _LAZY = {
     "Comparison": "analysis", "RunData": "analysis", "analyze": "analysis", "check_comparable": "analysis",
-    "compare_runs": "analysis", "load_run": "analysis", "render_markdown": "render", "write_comparison": "render",
+    "compare_runs": "analysis", "load_run": "analysis", "write_comparison": "write",
     "CompareOutcome": "api", "compare": "api", "equivalent_command": "api",
 }  # fmt: skip
 
@@ -55,6 +59,5 @@ __all__ = [
     "load_run",
     "parse_contender",
     "parse_params",
-    "render_markdown",
     "write_comparison",
 ]

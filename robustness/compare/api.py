@@ -9,7 +9,7 @@ from typing import Any
 
 from robustness.compare.analysis import Comparison, compare_runs
 from robustness.compare.contenders import CompareConfig, RunRef, parse_contender, run_contenders
-from robustness.compare.render import write_comparison
+from robustness.compare.write import write_comparison
 from robustness.results.writer import check_writable
 
 

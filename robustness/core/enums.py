@@ -22,6 +22,9 @@ class CellKind(_Str):
 #: the perturbation name of the per-example worst case over a norm's attacks (an ``attack`` cell)
 WORST_CASE = "worst_case"
 
+#: corruption families in report order: ImageNet-C's benchmark families in the paper's order, then the suite's
+CORRUPTION_FAMILIES: tuple[str, ...] = ("noise", "blur", "weather", "digital", "lighting", "geometric", "occlusion")
+
 
 class Backend(_Str):
     """Where an audit's cells run."""

@@ -1,5 +1,8 @@
 """Corruptions: registry, selection and batch application.
 
+Layer: may import ``robustness.core`` and ``reports`` (the severity table), numpy, OpenCV, albumentations
+and torch; nothing of models, attacks, runs or results.
+
 Importing this package registers every corruption family module: ImageNet-C's 19
 corruptions (noise, blur, weather, digital) and the suite's lighting, geometric and
 occlusion families, 5 severities each.
@@ -27,16 +30,15 @@ from robustness.corruptions.base import (
     check_severity,
     register,
     sample_rng,
-    to_working,
 )
+from robustness.core.enums import CORRUPTION_FAMILIES
 from robustness.core.errors import UsageError
 
-FAMILY_MODULES = ("noise", "blur", "weather", "digital", "lighting", "geometric", "occlusion")
-#: ImageNet-C's benchmark families first, in the paper's order, then the suite's
-FAMILY_ORDER = ("noise", "blur", "weather", "digital", "lighting", "geometric", "occlusion")
+#: ImageNet-C's benchmark families first, in the paper's order, then the suite's (one module per family)
+FAMILY_ORDER = CORRUPTION_FAMILIES
 GROUPS = ("all", "benchmark", "heldout", "none")
 
-for _module in FAMILY_MODULES:
+for _module in FAMILY_ORDER:
     importlib.import_module(f"robustness.corruptions.{_module}")
 
 __all__ = [
@@ -56,7 +58,6 @@ __all__ = [
     "register",
     "sample_rng",
     "select",
-    "to_working",
 ]
 
 

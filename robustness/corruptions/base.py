@@ -18,7 +18,7 @@ import os
 import threading
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import cv2
@@ -274,35 +274,6 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     """float in [0, 1] -> uint8, rounding to nearest (half to even), in one OpenCV pass."""
     flat = np.ascontiguousarray(images, dtype=np.float32).reshape(-1, images.shape[-1] if images.ndim > 1 else 1)
     return cv2.convertScaleAbs(flat, alpha=255.0).reshape(images.shape)
-
-
-def to_working(image: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    """Validate ``image`` and convert it to float32 HxWxC; return it and the inverse conversion."""
-    image = np.asarray(image)
-    if image.ndim not in (2, 3):
-        raise UsageError(
-            f"image should have shape HxW or HxWxC, but got shape {image.shape}; pass one image, not a batch."
-        )
-    squeeze = image.ndim == 2
-    work = image[..., None] if squeeze else image
-    dtype = image.dtype
-    if dtype == np.uint8:
-        check_images(work[None], argument="image")
-        work = to_float(work)
-    elif np.issubdtype(dtype, np.floating):
-        check_images(work[None], argument="image")
-        work = work.astype(np.float32, copy=False)
-    else:
-        raise UsageError(f"image dtype should be uint8 or float, but got {dtype}; convert it with astype.")
-
-    def restore(out: np.ndarray) -> np.ndarray:
-        if squeeze:
-            out = out[..., 0]
-        if dtype == np.uint8:
-            return to_uint8(out)
-        return out.astype(dtype, copy=False)
-
-    return np.ascontiguousarray(work), restore
 
 
 CORRUPTIONS: Registry[Corruption] = Registry("corruption")

@@ -1,4 +1,8 @@
-"""Dataset registry and loading."""
+"""Dataset registry and loading.
+
+Layer: may import ``robustness.core`` and ``robustness.corruptions`` (precomputed -C sets); nothing of
+models, attacks, runs or results.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Defenses: one registry of training-time and input-transformation defenses.
 
+Layer: may import ``robustness.core``, ``robustness.models`` and ``attacks`` (adversarial training,
+BPDA/EOT); nothing of runs, results or reports.
+
 ========================  =========  ==========================================================
 name                      kind       what
 ========================  =========  ==========================================================

@@ -1,4 +1,8 @@
-"""Model zoo, loading, training and the ``Classifier`` wrapper."""
+"""Model zoo, loading, training and the ``Classifier`` wrapper.
+
+Layer: may import ``robustness.core`` and ``robustness.data``; training takes its loss as an argument, so
+nothing of defenses or attacks.
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 :func:`gather_report` collects a run's records into :class:`reports.model.RunReport` (the
 reports package never sees the store or the model); :func:`run_summary` and
-:func:`peer_summaries` give the per-run records comparisons need.
+:func:`peer_summaries` give the per-run records comparisons need; :func:`load_run` the per-sample
+record of the paired comparison (:mod:`reports.comparison`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from robustness.core.enums import WORST_CASE, CellKind
 from robustness.core.errors import UsageError
 from robustness.results.store import Store
 
@@ -21,6 +23,7 @@ ADVERSARIAL = "report/adversarial"
 FRAGILE = "report/fragile"
 
 if TYPE_CHECKING:
+    from reports.comparison import RunData
     from reports.model import (
         AdversarialExamples,
         CorruptionGrid,
@@ -71,7 +74,7 @@ def corruption_metrics(results: pd.DataFrame, record: dict[str, Any]) -> tuple[C
     scale (the suite applies ImageNet-C's severity tables there); smaller images get the
     unnormalized mCE alone.
     """
-    if not (results["kind"] == "corruption").any():
+    if not (results["kind"] == CellKind.CORRUPTION.value).any():
         return None, ""
     from reports.model import CorruptionMetrics
     from reports import corruption_metrics as metrics
@@ -85,7 +88,7 @@ def corruption_metrics(results: pd.DataFrame, record: dict[str, Any]) -> tuple[C
             f"{side or 'these'} px images use CIFAR-10-C's severities, and AlexNet's ImageNet-C errors normalise "
             "only ImageNet-scale images; compare models with `robustness compare` (mCE relative to a baseline run)"
         )
-    table = results[results["kind"].isin(["clean", "corruption"])]
+    table = results[results["kind"].isin([CellKind.CLEAN.value, CellKind.CORRUPTION.value])]
     try:
         summary = metrics.summary(table, baseline)
         errors = metrics.corruption_errors(table, baseline)
@@ -192,7 +195,10 @@ def run_summary(
     run = store.run(run_id)
     results = tidy(store.cells(run_id)) if results is None else results
     bits = store.bits(run_id)
-    keep = {k: v for k, v in bits.items() if k == "clean" or k.startswith(("corruption/", "attack/worst_case/"))}
+    wanted = results[
+        results["kind"].isin([CellKind.CLEAN.value, CellKind.CORRUPTION.value]) | results["perturbation"].eq(WORST_CASE)
+    ]
+    keep = {k: bits[k] for k in wanted["cell"] if k in bits} if "cell" in wanted else {}
     defense = ((run["info"] or {}).get("model") or {}).get("defense") or (run["config"] or {}).get("defense")
     if isinstance(defense, dict):
         defense = defense.get("name")
@@ -222,3 +228,25 @@ def peer_summaries(store: Store, run_id: str, results: pd.DataFrame | None = Non
             continue
         summaries.append(run_summary(store, other, tidy(cells), taken=tuple(s.label for s in summaries)))
     return summaries
+
+
+def load_run(store: Store, label: str, run_id: str) -> RunData:
+    """A stored run as the paired comparison (:mod:`reports.comparison`) reads it: per-sample bits of every cell."""
+    from reports.comparison import RunData
+
+    run = store.run(run_id)
+    certified = store.artifact(run_id, "certified")
+    return RunData(
+        label=label,
+        run_id=run_id,
+        dataset=run["dataset"],
+        seed=int(run["seed"]),
+        sample_ids=run["sample_ids"],
+        labels=run["labels"],
+        bits=store.bits(run_id),
+        cells=store.cells(run_id)[["cell", "kind", "perturbation", "family", "severity", "epsilon", "norm"]],
+        defense=((run["info"] or {}).get("model") or {}).get("defense"),
+        certified=certified,
+        certified_prediction=store.artifact(run_id, "certified/prediction") if certified else None,
+        certified_radius=store.artifact(run_id, "certified/radius") if certified else None,
+    )

@@ -13,13 +13,17 @@ import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from robustness.core.errors import UsageError
-from robustness.results.records import gather_report, run_summary
+from robustness.results.records import gather_report, load_run, run_summary
 from robustness.results.store import Store
+
+if TYPE_CHECKING:
+    from reports.comparison import Comparison
+    from reports.model import RunSummary
 
 PACKAGES = ("robustness-suite", "torch", "torchvision", "foolbox", "albumentations", "numpy", "pandas", "scikit-learn")
 
@@ -165,87 +169,109 @@ def write_comparison(
     """Write a comparison of several runs (the first is the reference of the paired tests) to ``out_dir``.
 
     ``html`` report.html, ``md`` report.md (+ figures/), ``csv`` results.csv (every run's tidy
-    rows), ``json`` comparison.json (metrics with intervals and p-values) and results.json,
-    ``parquet`` results.parquet, ``latex`` comparison.tex. Returns the comparison table.
+    rows), comparison.csv (accuracies with their intervals) and, for runs on the same samples,
+    differences.csv and rankings.csv (the paired analysis of ``robustness compare``: Newcombe
+    intervals, exact McNemar, paired bootstrap and sign-flip tests, Holm-adjusted rankings),
+    ``json`` comparison.json and results.json, ``parquet`` results.parquet, ``latex``
+    comparison.tex. Returns the comparison table.
     """
-    from reports import results_csv_frame, tidy
-    from reports.compare import comparison_table, effective_robustness
-    from reports.export import json_records, latex_table
+    from reports.compare import comparison_table
 
     formats = check_formats(formats)
+    summaries, records = comparison_inputs(store, run_ids)
+    table = comparison_table(summaries)
+    paired = paired_comparison(store, summaries)
+    files = comparison_reports(summaries, records, paired, formats)
+    files.update(comparison_exports(summaries, records, table, paired, formats))
+    atomic_folder(out_dir, files)
+    return table
+
+
+def comparison_inputs(store: Store, run_ids: list[str] | tuple[str, ...]) -> tuple[list[RunSummary], list[dict]]:
+    """Each run's summary and record, after checking the list names two or more distinct finished runs."""
     if len(run_ids) < 2:
         raise UsageError(
             f"a comparison needs at least two runs, but got {len(run_ids)}; pass RUN1 RUN2 ... to robustness report."
         )
     if len(set(run_ids)) != len(run_ids):
         raise UsageError(f"runs to compare should be distinct, but got {', '.join(run_ids)}.")
-    summaries, records = [], []
+    from reports import tidy
+
+    summaries: list[RunSummary] = []
+    records = []
     for run_id in run_ids:
         cells = store.cells(run_id)
         if cells.empty:
             raise UsageError(f"run {run_id!r} has no finished cells yet; run the audit first.")
         summaries.append(run_summary(store, run_id, tidy(cells), taken=tuple(s.label for s in summaries)))
         records.append(run_record(store, run_id))
-    table = comparison_table(summaries)
-    everything = pd.concat([s.results for s in summaries], ignore_index=True)
+    return summaries, records
+
+
+def comparison_reports(
+    summaries: list[RunSummary], records: list[dict], paired: Comparison | str, formats: tuple[str, ...]
+) -> dict[str, str | bytes]:
+    """report.html and report.md (with figures/) of a comparison, as asked by ``formats``."""
+    from reports.comparison_render import render_comparison_markdown
+    from reports.html_compare import comparison_figures, render_comparison_html
+
     files: dict[str, str | bytes] = {}
-    figs: dict[str, bytes] = {}
-    if {"md", "html"} & set(formats):
-        from reports.html_compare import comparison_figures
-
-        figs = comparison_figures(summaries)
+    figs = comparison_figures(summaries) if {"md", "html"} & set(formats) else {}
     if "html" in formats:
-        from reports.html_compare import render_comparison_html
-
-        files["report.html"] = render_comparison_html(summaries, records, figs)
+        files["report.html"] = render_comparison_html(summaries, records, figs, paired)
     if "md" in formats:
-        from reports.markdown import render_comparison_markdown
-
         links = {name: f"figures/{name}.png" for name in figs}
         files.update({path: figs[name] for name, path in links.items()})
-        files["report.md"] = render_comparison_markdown(summaries, records, links)
-    if "csv" in formats:
-        files["results.csv"] = results_csv_frame(everything).to_csv(index=False, float_format="%.6g")
-        files["comparison.csv"] = table.to_csv(index=False, float_format="%.6g")
-    if "json" in formats:
-        files["comparison.json"] = json.dumps(
-            {
-                "runs": records,
-                "metrics": json.loads(json_records(table)),
-                "effective_robustness": json.loads(json_records(effective_robustness(table))),
-            },
-            indent=2,
-            sort_keys=True,
-            default=str,
-        )
-        files["results.json"] = json_records(results_csv_frame(everything))
-    if "parquet" in formats:
-        from reports.export import parquet_bytes
+        files["report.md"] = render_comparison_markdown(summaries, records, links, paired)
+    return files
 
-        files["results.parquet"] = parquet_bytes(results_csv_frame(everything))
+
+def comparison_exports(
+    summaries: list[RunSummary], records: list[dict], table: pd.DataFrame, paired: Comparison | str,
+    formats: tuple[str, ...],
+) -> dict[str, str | bytes]:  # fmt: skip
+    """The comparison's CSV, JSON, Parquet and LaTeX files, as asked by ``formats``."""
+    from reports import results_csv_frame
+    from reports.compare import effective_robustness
+    from reports.export import comparison_latex, json_records, parquet_bytes
+
+    everything = results_csv_frame(pd.concat([s.results for s in summaries], ignore_index=True))
+    files: dict[str, str | bytes] = {}
+    if "csv" in formats:
+        files["results.csv"] = everything.to_csv(index=False, float_format="%.6g")
+        files["comparison.csv"] = table.to_csv(index=False, float_format="%.6g")
+        if not isinstance(paired, str):
+            files["differences.csv"] = paired.table.to_csv(index=False, float_format="%.6g")
+            files["rankings.csv"] = paired.rankings.to_csv(index=False, float_format="%.6g")
+    if "json" in formats:
+        document = {
+            "runs": records,
+            "metrics": json.loads(json_records(table)),
+            "effective_robustness": json.loads(json_records(effective_robustness(table))),
+            "differences": paired if isinstance(paired, str) else json.loads(json_records(paired.table)),
+        }
+        files["comparison.json"] = json.dumps(document, indent=2, sort_keys=True, default=str)
+        files["results.json"] = json_records(everything)
+    if "parquet" in formats:
+        files["results.parquet"] = parquet_bytes(everything)
     if "latex" in formats:
-        rows = [
-            [
-                r["label"],
-                r["metric"],
-                f"{100 * r['accuracy']:.1f}%",
-                f"{100 * r['ci_low']:.1f}--{100 * r['ci_high']:.1f}%",
-                "" if pd.isna(r["p_value"]) else f"{r['p_value']:.3g}",
-            ]
-            for _, r in table.iterrows()
-        ]
-        files["comparison.tex"] = (
-            latex_table(
-                ["run", "metric", "accuracy", "95% CI", "p"],
-                rows,
-                caption="Accuracy with 95% intervals; p: paired test against the first run.",
-                label="tab:comparison",
-                align="llrrr",
-            )
-            + "\n"
-        )
-    atomic_folder(out_dir, files)
-    return table
+        files["comparison.tex"] = comparison_latex(table)
+    return files
+
+
+def paired_comparison(store: Store, summaries: list[RunSummary]) -> Comparison | str:
+    """The paired analysis ``robustness compare`` runs (:func:`reports.comparison.analyze`) of these runs.
+
+    The first run is the baseline. Runs on other datasets or samples cannot be paired: the
+    reason comes back instead, and the report says why its paired sections are missing.
+    """
+    from reports.comparison import analyze
+
+    runs = [load_run(store, s.label, s.run_id) for s in summaries]
+    try:
+        return analyze(runs)
+    except UsageError as err:
+        return f"No paired analysis: {err}"
 
 
 def atomic_folder(out_dir: Path, files: dict[str, str | bytes]) -> None:

@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from robustness.core.enums import WORST_CASE
 from robustness.results.records import ADVERSARIAL, FRAGILE, GRID
 from robustness.results.store import Store
+from robustness.run.plan import CLEAN, attack_cell, attack_seed, corruption_cell
 
 if TYPE_CHECKING:
     import torch
@@ -56,7 +58,7 @@ def save_report_artifacts(prep: Prepared, store: Store) -> None:
     start = time.perf_counter()
     names = set(store.artifact_names(prep.run_id))
     bits = store.bits(prep.run_id)
-    if "clean" not in bits:
+    if CLEAN.key not in bits:
         return
     if "hyperparameters" not in names and prep.plan.attack_tasks:
         store.put_artifact(prep.run_id, "hyperparameters", attack_hyperparameters(prep))
@@ -129,7 +131,7 @@ def save_corruption_grid(prep: Prepared, store: Store, bits: dict[str, np.ndarra
     """The first clean-correct test image under every corruption of the plan at every severity."""
     import torch
 
-    correct = np.flatnonzero(bits["clean"])
+    correct = np.flatnonzero(bits[CLEAN.key])
     order = int(correct[0]) if len(correct) else 0
     position = np.asarray([prep.positions[order]])
     images, labels = prep.dataset.load(position)
@@ -182,7 +184,7 @@ def save_adversarial_examples(prep: Prepared, store: Store, bits: dict[str, np.n
     """Re-run ``task``'s attack on a few samples it fooled at a middle budget and keep the examples."""
     import attacks
 
-    clean = bits["clean"]
+    clean = bits[CLEAN.key]
     fooled = {float(e): clean & ~bits[cell.key] for e, cell in zip(task.epsilons, task.cells) if cell.key in bits}
     meta: dict[str, Any] = {"attack": task.name, "norm": task.norm, "epsilon": None, "samples": [], "note": ""}
     epsilon = _pick_epsilon(task.epsilons, fooled)
@@ -193,7 +195,7 @@ def save_adversarial_examples(prep: Prepared, store: Store, bits: dict[str, np.n
     order = np.flatnonzero(fooled[epsilon])[:EXAMPLES_PER_ATTACK]
     positions = np.asarray(prep.positions)[order]
     x, y = prep.dataset.load(positions)
-    seed = prep.config.seed * 1_000_003 + int(prep.dataset.indices[positions[0]])
+    seed = attack_seed(prep.config.seed, prep.dataset.indices[positions[0]])
     attack = attacks.create(task.name, **task.params)
     result = attack.sweep(attack_model(prep), x, y, [epsilon], seed=seed, keep_examples=True)
     adv = result.examples.get(epsilon, x)
@@ -235,10 +237,10 @@ def fragile_under_corruptions(prep: Prepared, bits: dict[str, np.ndarray], limit
     if not names:
         return []
     lowest = severities[0]
-    keys = {name: f"corruption/{name}/{lowest}" for name in names if f"corruption/{name}/{lowest}" in bits}
+    keys = {name: key for name in names if (key := corruption_cell(name, lowest).key) in bits}
     if not keys:
         return []
-    clean = bits["clean"]
+    clean = bits[CLEAN.key]
     flips = np.stack([clean & ~bits[k] for k in keys.values()])  # [corruptions, N]
     counts = flips.sum(axis=0)
     accuracy = {name: float(bits[k].mean()) for name, k in keys.items()}
@@ -267,7 +269,7 @@ def fragile_under_attacks(
     prep: Prepared, store: Store, bits: dict[str, np.ndarray], limit: int
 ) -> list[dict[str, Any]]:
     """Clean-correct samples the suite fools at the smallest budget (ties: smallest minimal distance)."""
-    clean = bits["clean"]
+    clean = bits[CLEAN.key]
     norms = sorted({t.norm for t in prep.plan.attack_tasks}, key=lambda n: (n != "linf", n))
     per_norm = -(-limit // max(1, len(norms)))
     out: list[dict[str, Any]] = []
@@ -275,7 +277,7 @@ def fragile_under_attacks(
         epsilons = sorted({e for t in prep.plan.attack_tasks if t.norm == norm for e in t.epsilons})
         first = np.full(len(clean), np.inf)
         for e in reversed(epsilons):
-            key = f"attack/worst_case/{norm}/{e:.6g}"
+            key = attack_cell(WORST_CASE, norm, e).key
             if key in bits:
                 first[clean & ~bits[key]] = e
         distance = np.full(len(clean), np.inf)
@@ -293,8 +295,8 @@ def fragile_under_attacks(
                 for t in prep.plan.attack_tasks
                 if t.norm == norm
                 and e in t.epsilons
-                and f"attack/{t.name}/{norm}/{e:.6g}" in bits
-                and not bits[f"attack/{t.name}/{norm}/{e:.6g}"][i]
+                and attack_cell(t.name, norm, e).key in bits
+                and not bits[attack_cell(t.name, norm, e).key][i]
             ]
             text = f"fooled at {norm} ε {e:.4g}" + (f" by {', '.join(by)}" if by else "")
             if np.isfinite(distance[i]):
@@ -360,7 +362,7 @@ def adversarial_versions(
         if task is None:
             continue
         x, y = images[rows], labels[rows]
-        seed = prep.config.seed * 1_000_003 + int(chosen[rows[0]]["sample_id"])
+        seed = attack_seed(prep.config.seed, chosen[rows[0]]["sample_id"])
         result = attacks.create(name, **task.params).sweep(
             attack_model(prep), x, y, [epsilon], seed=seed, keep_examples=True
         )

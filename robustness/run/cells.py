@@ -15,7 +15,7 @@ import torch
 import attacks
 from robustness import corruptions, defenses
 from robustness.results.store import CellResult, Store
-from robustness.run.plan import CLEAN, AttackTask, Cell
+from robustness.run.plan import CLEAN, AttackTask, Cell, attack_cell, attack_seed
 from robustness.run.prepare import Prepared
 
 
@@ -71,7 +71,7 @@ def evaluate_attack(prep: Prepared, task: AttackTask) -> AttackOutcome:
     model = defenses.attack_model(prep.config, prep.classifier)  # success is still judged on prep.classifier
     parts = []
     for batch in prep.dataset.batches(prep.config.batch_size, prep.positions):
-        seed = prep.config.seed * 1_000_003 + int(batch.indices[0])
+        seed = attack_seed(prep.config.seed, batch.indices[0])
         result = attack.sweep(model, batch.images, batch.labels, task.epsilons, seed=seed)
         skipped = np.zeros(result.n, dtype=bool) if result.attacked is None else result.clean_correct & ~result.attacked
         parts.append(AttackOutcome(result.robust, skipped, result.distances))
@@ -111,7 +111,7 @@ def commit_worst_case(prep: Prepared, store: Store) -> int:
         members = [t for t in prep.plan.attack_tasks if t.norm == cell.norm and cell.epsilon in t.epsilons]
         robust = bits[CLEAN.key].copy()
         for task in members:
-            robust &= bits[f"attack/{task.name}/{cell.norm}/{cell.epsilon:.6g}"]
+            robust &= bits[attack_cell(task.name, cell.norm, cell.epsilon).key]
         results.append(cell_result(cell, robust, 0.0, extra={"attacks": [t.name for t in members]}))
     store.commit_cells(prep.run_id, results)
     return len(results)

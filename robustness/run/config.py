@@ -10,10 +10,9 @@ from typing import Any
 
 import yaml
 
+from robustness.core.budgets import DEFAULT_EPS_L2, DEFAULT_EPS_LINF
 from robustness.core.errors import UsageError
 
-DEFAULT_EPS_LINF = (0.02, 0.05, 0.1, 0.2, 0.3)
-DEFAULT_EPS_L2 = (0.5, 1.0, 2.0, 3.0)
 DEFAULT_OUT = "robustness-runs"
 
 #: the embedded default audit's attacks: single-step, iterative and minimum-norm per norm, sized to

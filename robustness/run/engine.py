@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from robustness import defenses
+from robustness.core.enums import Backend
 from robustness.core.progress import progress_bar
 from robustness.results.store import Store
 from robustness.results.writer import package_versions
@@ -87,7 +88,7 @@ def run(config: AuditConfig, prep: Prepared | None = None) -> RunOutcome:
         )
         if store.artifact(prep.run_id, "versions") is None:  # what computed the run, for its report
             store.put_artifact(prep.run_id, "versions", package_versions())
-        if config.backend == "ray":
+        if config.backend == Backend.RAY:
             skipped, computed = run_cells_ray(prep, store)
         else:
             skipped, computed = run_cells(prep, store)

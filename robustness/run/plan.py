@@ -1,4 +1,9 @@
-"""Plan an audit grid: the clean cell, corruption cells and attack cells."""
+"""Plan an audit grid: the clean cell, corruption cells and attack cells.
+
+The only place a cell key (``clean``, ``corruption/<name>/<severity>``,
+``attack/<name>/<norm>/<epsilon>``) is spelled: everything else builds keys with
+:func:`corruption_cell`/:func:`attack_cell` or reads them from stored cells.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from robustness import corruptions
-from robustness.run.config import AuditConfig
+from robustness.core.enums import WORST_CASE, CellKind
 from robustness.core.errors import UsageError
+from robustness.run.config import AuditConfig
+
+#: spreads the audit seed apart so seeds of neighbouring batches and audits do not collide
+SEED_STRIDE = 1_000_003
 
 
 @dataclass(frozen=True)
@@ -15,7 +24,7 @@ class Cell:
     """One evaluation cell; ``key`` identifies it in the store."""
 
     key: str
-    kind: str
+    kind: CellKind
     perturbation: str
     family: str
     severity: int | None = None
@@ -50,23 +59,36 @@ class Plan:
         return out
 
     def worst_case_cells(self) -> list[Cell]:
-        return [attack_cell("worst_case", norm, e) for norm, eps in self.norms.items() for e in eps]
+        return [attack_cell(WORST_CASE, norm, e) for norm, eps in self.norms.items() for e in eps]
 
     def all_cells(self) -> list[Cell]:
         attack = [c for t in self.attack_tasks for c in t.cells]
         return [CLEAN, *self.corruption_cells, *attack, *self.worst_case_cells()]
 
 
-CLEAN = Cell("clean", "clean", "clean", "clean")
+CLEAN = Cell(CellKind.CLEAN.value, CellKind.CLEAN, "clean", "clean")
 
 
 def corruption_cell(name: str, severity: int) -> Cell:
     family = corruptions.get(name).family if name in corruptions.CORRUPTIONS else "precomputed"
-    return Cell(f"corruption/{name}/{severity}", "corruption", name, family, severity=severity)
+    return Cell(f"{CellKind.CORRUPTION.value}/{name}/{severity}", CellKind.CORRUPTION, name, family, severity=severity)
 
 
 def attack_cell(name: str, norm: str, epsilon: float) -> Cell:
-    return Cell(f"attack/{name}/{norm}/{epsilon:.6g}", "attack", name, "attack", epsilon=float(epsilon), norm=norm)
+    key = f"{CellKind.ATTACK.value}/{name}/{norm}/{epsilon:.6g}"
+    return Cell(key, CellKind.ATTACK, name, "attack", epsilon=float(epsilon), norm=norm)
+
+
+def attack_seed(seed: int, first_sample: int) -> int:
+    """The seed of an attack's random draws on a batch: the audit ``seed`` and the batch's first sample index.
+
+    Every place that re-runs an attack on stored samples (cells, report pictures) calls this, so a
+    picture shows the adversarial example the cell counted.
+
+    >>> attack_seed(0, 17), attack_seed(1, 0)
+    (17, 1000003)
+    """
+    return int(seed) * SEED_STRIDE + int(first_sample)
 
 
 def resolve_attacks(names: tuple[str, ...]) -> list[str]:
