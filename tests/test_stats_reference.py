@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from reports.significance import mcnemar_exact, paired_interval
-from reports.stats import wilson_interval
+from reports.stats import expit, logit, logit_fit, mean_interval, paired_t_p, wilson_interval
 
 CAVO_2012 = ((59, 6), (16, 80))
 
@@ -82,3 +82,48 @@ def test_wilson_interval_matches_newcombes_single_proportion_example() -> None:
     0.2522 to 0.3638, or a continuity-corrected one, 0.2535 to 0.3682)."""
     low, high = wilson_interval(81, 263)
     assert (round(float(low), 4), round(float(high), 4)) == (0.2553, 0.3662)
+
+
+def test_wilson_interval_edges_and_confidence() -> None:
+    """0 of n and n of n pin one end exactly; a 99% interval contains the 95% one; n = 0 is undefined (nan).
+    Catches the edge cases swapped, or the confidence level ignored."""
+    low, high = wilson_interval(np.array([0, 10, 5]), np.array([10, 10, 10]))
+    assert low[0] == 0.0 and high[1] == 1.0
+    assert high[0] == pytest.approx(3.8415 / (10 + 3.8415), abs=1e-4)  # z^2 / (n + z^2) for 0 successes
+    wide_low, wide_high = wilson_interval(5, 10, confidence=0.99)
+    assert wide_low < low[2] and wide_high > high[2]
+    assert tuple(float(v) for v in wilson_interval(0, 0)) == (0.0, 1.0)
+
+
+def test_mean_interval_is_the_normal_interval_of_the_mean() -> None:
+    """Mean +/- z * sd / sqrt(n) with the sample sd (ddof=1), clipped to [0, 1]; nan values dropped; one value
+    gives a zero-width interval. Catches the population sd, n - 1 in the root, or no clipping."""
+    values = np.array([0.2, 0.4, 0.6, 0.8, np.nan])
+    mean, low, high = mean_interval(values)
+    half = 1.959964 * np.std([0.2, 0.4, 0.6, 0.8], ddof=1) / 2
+    assert (mean, low, high) == pytest.approx((0.5, 0.5 - half, 0.5 + half), abs=1e-6)
+    assert mean_interval(np.array([0.3])) == (0.3, 0.3, 0.3)
+    assert np.isnan(mean_interval(np.array([np.nan]))[0])
+    assert mean_interval(np.array([1.0, 1.0, 0.9]))[2] == 1.0
+    assert mean_interval(np.array([0.2, 0.4]), confidence=0.5)[2] < mean_interval(np.array([0.2, 0.4]))[2]
+
+
+def test_paired_t_p_matches_scipy_and_handles_constant_differences() -> None:
+    """Against scipy's ttest_rel; constant non-zero differences are p = 0, none are p = 1."""
+    from scipy.stats import ttest_rel
+
+    a, b = np.array([0.9, 0.8, 0.85, 0.7, 0.95]), np.array([0.7, 0.75, 0.8, 0.72, 0.8])
+    assert paired_t_p(a, b) == pytest.approx(float(ttest_rel(a, b).pvalue))
+    assert paired_t_p(a, a - 0.1) == 0.0
+    assert paired_t_p(a, a) == 1.0
+    assert paired_t_p(np.array([]), np.array([])) == 1.0
+
+
+def test_logit_fit_recovers_a_planted_line() -> None:
+    """Points on logit(y) = 0.8 logit(x) - 0.3 give back (0.8, -0.3); logit and expit invert each other and
+    clip at 1e-4. Catches swapped axes or the clip dropped (infinite logit at 0 and 1)."""
+    x = np.array([0.2, 0.4, 0.6, 0.8, 0.9])
+    y = expit(0.8 * logit(x) - 0.3)
+    assert logit_fit(x, y) == pytest.approx((0.8, -0.3))
+    np.testing.assert_allclose(expit(logit(x)), x)
+    assert logit(np.array([0.0, 1.0])) == pytest.approx([np.log(1e-4 / (1 - 1e-4)), np.log((1 - 1e-4) / 1e-4)])
