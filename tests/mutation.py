@@ -46,9 +46,9 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "severity": (
         ["robustness/corruptions/base.py"],
-        ["tests/test_corruptions_severity.py", "tests/test_corruptions_base.py", "tests/test_corruptions.py"],
+        ["tests/test_corruptions_severity.py", "tests/test_corruptions.py"],
     ),
-    "losses": (["robustness/defenses/adversarial.py"], ["tests/test_defenses_losses.py", "tests/test_defenses.py"]),
+    "losses": (["robustness/defenses/adversarial.py"], ["tests/test_defenses_losses.py"]),
     "store": (["robustness/results/store.py"], ["tests/test_store.py"]),
 }
 

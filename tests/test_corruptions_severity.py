@@ -10,6 +10,9 @@ planted bug it catches.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from itertools import pairwise
+
 import cv2
 import numpy as np
 import pytest
@@ -115,7 +118,7 @@ def test_zoom_blur_largest_factor() -> None:
     """A point 30 px right of the centre is smeared outwards to ``30 * max factor`` px: catches a wrong arange
     stop or step, or a zoom about the corner instead of the centre (the streak would not be radial)."""
     centre = (LARGE - 1) / 2
-    at = (LARGE // 2, int(round(centre + 30)))
+    at = (LARGE // 2, round(centre + 30))
     r0 = at[1] - centre
     for severity, largest in zip(SEVERITIES, IMAGENET_C["zoom_blur"]):
         response = _point_response("zoom_blur", LARGE, severity, at)
@@ -201,7 +204,7 @@ def test_spatter_is_water_then_mud() -> None:
     ],
     ids=["brighten-shift", "darken-factor", "contrast-ratio"],
 )
-def test_lighting_parameter_measured(name: str, measure) -> None:  # noqa: ANN001
+def test_lighting_parameter_measured(name: str, measure: Callable[[np.ndarray, np.ndarray], float]) -> None:
     """Brighten's mean shift, darken's exposure ratio and contrast_loss's std ratio on an unclipped image
     (values 0.25..0.45) equal the documented parameter; contrast keeps the mean. Catches a multiplicative
     brighten, an additive darken or contrast about 0.5 instead of the image mean."""
@@ -241,7 +244,7 @@ def test_colour_temperature_casts_warm_or_cool_and_grows_with_severity() -> None
             casts.append(np.log(out[0] / out[2]))
         assert max(casts) > 0 > min(casts), f"severity {severity}: only one cast drawn"
         strength[severity] = (max(casts), -min(casts))
-    for lower, higher in zip(SEVERITIES, SEVERITIES[1:]):
+    for lower, higher in pairwise(SEVERITIES):
         assert strength[higher][0] > strength[lower][0] and strength[higher][1] > strength[lower][1]
 
 
