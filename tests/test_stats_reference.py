@@ -127,3 +127,22 @@ def test_logit_fit_recovers_a_planted_line() -> None:
     assert logit_fit(x, y) == pytest.approx((0.8, -0.3))
     np.testing.assert_allclose(expit(logit(x)), x)
     assert logit(np.array([0.0, 1.0])) == pytest.approx([np.log(1e-4 / (1 - 1e-4)), np.log((1 - 1e-4) / 1e-4)])
+
+
+def test_edge_cases_survivors_pointed_at() -> None:
+    """Written for mutants that survived the first mutation run: one success has a positive Wilson lower limit
+    (closed form), two pairs are enough for a t-test, no pairs give the whole [-1, 1] range, and a 99% paired
+    interval contains the 95% one."""
+    z2 = 1.959964**2
+    low, high = wilson_interval(1, 10)
+    closed = (0.1 + z2 / 20 - np.sqrt(z2) * np.sqrt(0.1 * 0.9 / 10 + z2 / 400)) / (1 + z2 / 10)
+    assert float(low) == pytest.approx(closed, abs=1e-6) and float(low) > 0
+    from scipy.stats import ttest_rel
+
+    a, b = np.array([0.9, 0.7]), np.array([0.8, 0.75])
+    assert paired_t_p(a, b) == pytest.approx(float(ttest_rel(a, b).pvalue))
+    assert paired_interval(np.array([], bool), np.array([], bool)) == (0.0, -1.0, 1.0)
+    x, y = paired_outcomes(((20, 10), (4, 26)))
+    _, low95, high95 = paired_interval(x, y)
+    _, low99, high99 = paired_interval(x, y, confidence=0.99)
+    assert low99 < low95 and high99 > high95
