@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: setup audit test bench gpu-check clean
+.PHONY: setup audit test bench gpu-check mutation clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,12 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_attacks.py
 	$(PY) benchmarks/bench_scale.py
 	$(PY) benchmarks/bench_defenses.py
+
+# Mutation testing (mutmut 3) of the modules whose numbers people quote; slow, not in CI. Scores: TESTING.md.
+# Narrow it with e.g. `make mutation MUTATION_ARGS="statistics losses --minutes 10"`.
+MUTATION_ARGS ?=
+mutation: $(STAMP)
+	nice -n 19 $(PY) tests/mutation.py $(MUTATION_ARGS)
 
 gpu-check: $(STAMP)
 	$(PY) benchmarks/gpu_check.py

@@ -41,14 +41,17 @@ def test_pgd_matches_torchattacks_within_two_points(net, digits) -> None:  # noq
 
 
 def test_l2_pgd_matches_torchattacks_within_two_points(net, digits) -> None:  # noqa: F811
+    """5 steps of eps/4 at L2 0.5, a budget where robust accuracy is ~50% and the step size decides it: the
+    same attack with half the step gives 80% (measured), so a halved or misnormalized step fails here; with
+    10 steps both step sizes converge and the check could not tell them apart."""
     torchattacks = pytest.importorskip("torchattacks")
     x, y = digits
-    eps, steps, alpha = 0.5, 10, 0.125
+    eps, steps, alpha = 0.5, 5, 0.125
     ours = attacks.create("pgd_l2", steps=steps, abs_stepsize=alpha).sweep(net, x, y, [eps], seed=0)
     theirs = torchattacks.PGDL2(net, eps=eps, alpha=alpha, steps=steps, random_start=False)(x, y)
     with torch.no_grad():
         their_acc = float((net(theirs).argmax(1) == y).float().mean())
-    assert 0.2 < their_acc < 0.9
+    assert 0.3 < their_acc < 0.7  # a budget where the comparison means something
     assert abs(float(ours.accuracy[0]) - their_acc) <= 0.02
 
 

@@ -47,16 +47,21 @@ def test_one_run_serves_every_epsilon_consistently(name: str, kwargs: dict, net,
         assert np.all(result.robust[k] <= correct)
 
 
-def test_deepfool_matches_foolbox_with_fewer_passes(net, digits) -> None:  # noqa: F811
+def test_deepfool_matches_foolbox_at_budgets_where_it_matters(net, digits) -> None:  # noqa: F811
+    """At L2 0.3 / 0.5 / 0.7 robust accuracy is ~77% / 50% / 23% (at 1.0 both attacks are near 3% and any
+    weaker variant agrees). Measured: equal to foolbox's at all three; 2 candidate classes instead of 4 is
+    3.4 points weaker at 0.7, 2 steps instead of 50 is 40+ points weaker, and either fails here."""
     import foolbox as fb
 
     x, y = digits
     x, y = x[:120], y[:120]
-    ours = attacks.create("deepfool_l2").sweep(net, x, y, [1.0])
+    epsilons = [0.3, 0.5, 0.7]
+    ours = attacks.create("deepfool_l2").sweep(net, x, y, epsilons)
     fmodel = fb.PyTorchModel(net, bounds=(0, 1))
-    _, clipped, success = fb.attacks.L2DeepFoolAttack(candidates=4)(fmodel, x, y, epsilons=[1.0])
-    theirs = float(1 - success.float().mean())
-    assert abs(float(ours.accuracy[0]) - theirs) <= 0.03
+    _, _, success = fb.attacks.L2DeepFoolAttack(candidates=4)(fmodel, x, y, epsilons=epsilons)
+    theirs = (1 - success.float().mean(1)).numpy()
+    assert 0.3 <= theirs[1] <= 0.7
+    np.testing.assert_allclose(ours.accuracy, theirs, atol=0.02)
 
 
 def test_gradient_free_attacks_run_on_a_subset(net, digits) -> None:  # noqa: F811

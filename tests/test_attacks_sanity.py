@@ -131,3 +131,47 @@ def test_a_forward_without_any_gradient_is_flagged_not_crashed(digits) -> None: 
     assert attacks.create("fgsm").sweep(detached, x[:40], y[:40], [0.1]).accuracy[0] > 0.5
     broken = attacks.create("pgd_linf", steps=20).sweep(attacks.BPDA(detached), x[:40], y[:40], [0.5])
     assert broken.accuracy[0] <= 0.03
+
+
+def test_a_starved_pgd_is_flagged_not_converged(net, digits) -> None:  # noqa: F811
+    """PGD with 1 step of 5% of epsilon cannot reach the ball's edge; doubling its steps fools more samples
+    (measured at Linf 1.0: 86.7% -> 58.3%). Catches a convergence check that reruns with the same steps, drops
+    the sweep's hyperparameters, or compares the two runs the wrong way."""
+    x, y = digits
+    x, y = x[:60], y[:60]
+    starved = attacks.create("pgd_linf", steps=1, rel_stepsize=0.05, random_start=False).sweep(net, x, y, (1.0,))
+    flags = [f for f in run_checks(net, x, y, [starved], max_samples=60) if f.check == "not_converged"]
+    assert len(flags) == 1 and not flags[0].passed
+    assert flags[0].value > 0.01 and "1 steps" in flags[0].detail and "with 2" in flags[0].detail
+
+
+def test_a_well_run_pgd_is_not_flagged_not_converged(net, digits) -> None:  # noqa: F811
+    x, y = digits
+    x, y = x[:60], y[:60]
+    pgd = attacks.create("pgd_linf", steps=20).sweep(net, x, y, LINF)
+    (flag,) = [f for f in run_checks(net, x, y, [pgd], max_samples=60) if f.check == "not_converged"]
+    assert flag.passed and flag.value <= 0.01
+
+
+@pytest.mark.parametrize(
+    "robust, clean",
+    [
+        ([[True, False, False], [True, True, False]], [True, True, True]),  # rises with epsilon
+        ([[True, True, True]], [True, False, True]),  # robust where the clean image was wrong
+    ],
+    ids=["rises-with-epsilon", "above-clean"],
+)
+def test_monotone_flags_results_the_sweep_did_not_make(robust: list, clean: list) -> None:
+    """``Attack.sweep`` makes its own results monotone, so the flag is kept for results built any other way
+    (joined with ``concat``, read back from a store, made by a third-party attack): a hand-built result that
+    rises with epsilon, or is robust above clean accuracy, must raise it. Catches a check that looks only at
+    one of the two conditions, or at unsorted epsilons."""
+    epsilons = (0.1, 0.2, 0.3)[: len(robust)]
+    order = list(reversed(range(len(robust))))  # epsilons stored in decreasing order: the check must sort
+    result = attacks.SweepResult(
+        "pgd_linf", attacks.Norm.LINF, tuple(epsilons[k] for k in order),
+        np.array([robust[k] for k in order]), np.array(clean),
+    )
+    flags = {f.check: f for f in run_checks(_Constant(), torch.zeros(2, 1, 4, 4), torch.zeros(2, dtype=torch.long),
+                                            [result], max_samples=2)}
+    assert not flags["monotone"].passed and flags["monotone"].value > 0

@@ -60,9 +60,15 @@ def test_rerun_resumes_without_duplicates(tmp_path: Path, digits_weights: str) -
     second = run_audit(small_config(tmp_path))
     assert second.computed == 0 and second.skipped == first.computed
     pd.testing.assert_frame_equal(first.results.drop(columns="seconds"), second.results.drop(columns="seconds"))
-    # a grown grid reuses the cells it shares
+    # a changed grid is a new run (its id hashes the grid) and recomputes every cell, the shared ones included
+    # (README, "Resume"); deterministic seeding makes the shared cells come out identical
     grown = run_audit(small_config(tmp_path, severities=(1, 3, 5)))
     assert grown.run_id != first.run_id
+    assert grown.skipped == 0 and grown.computed == len(grown.results)
+    key = ["kind", "perturbation", "severity", "epsilon", "norm"]
+    shared = first.results.merge(grown.results, on=key, suffixes=("", "_grown"))
+    assert len(shared) == len(first.results)
+    assert (shared["correct"] == shared["correct_grown"]).all()
 
 
 def test_same_seed_twice_gives_identical_results_csv(tmp_path: Path, digits_weights: str) -> None:
