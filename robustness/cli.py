@@ -71,6 +71,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
 def add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", help="small-cnn, resnet-small, torchvision:ARCH, package.module:Class, or a TorchScript file")
@@ -116,6 +126,10 @@ def build_parser() -> Parser:
     g.add_argument("--backend", choices=("local", "ray"))
     g.add_argument("--address", help="Ray cluster address (with --backend ray)")
     g.add_argument("--workers", type=positive_int, help="CPUs for a local Ray (with --backend ray)")
+    g.add_argument("--loader-workers", type=non_negative_int,
+                   help="processes that read and corrupt images ahead of the model (0: main process; default: from the CPU count)")
+    g.add_argument("--skip-bad-images", action="store_true", default=None,
+                   help="leave out image files that cannot be read (counted in the run's record) instead of stopping")
     add_defense_args(p, evaluation=True)
 
     p = sub.add_parser("list", help="list datasets, models, corruptions, attacks or stored runs")
@@ -161,6 +175,7 @@ def audit_config(args: argparse.Namespace) -> AuditConfig:
         "model", "weights", "num_classes", "mean", "std", "pretrained", "download", "unsafe_load", "dataset",
         "data_root", "n", "corruptions", "precomputed", "severities", "attacks", "eps", "eps_l2", "sanity", "seed", "batch_size",
         "device", "out", "store", "backend", "address", "workers", "defense", "defense_params", "defense_eval",
+        "loader_workers", "skip_bad_images",
     ]  # fmt: skip
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     merged = {**base.to_dict(), **overrides, "command": " ".join(["robustness", *map(shlex.quote, sys.argv[1:])])}

@@ -29,6 +29,7 @@ from robustness.corruptions.base import (
     sample_rng,
     to_working,
 )
+from robustness.data.layout import images_from_nhwc
 from robustness.errors import UsageError
 
 FAMILY_MODULES = ("noise", "blur", "weather", "digital", "lighting", "geometric", "occlusion")
@@ -201,4 +202,4 @@ def corrupt_batch(
     array = np.ascontiguousarray(images.detach().to("cpu", torch.float32).numpy().transpose(0, 2, 3, 1))
     check_images(array)
     out = corruption.corrupt_working(array, severity, indices, seed=seed)
-    return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 3, 1, 2))).to(images.device, images.dtype)
+    return images_from_nhwc(out).to(images.device, images.dtype)
