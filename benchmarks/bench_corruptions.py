@@ -123,9 +123,9 @@ def _fmt(value: float | None) -> str:
     return FAILS if value is None else f"{value:.3f}"
 
 
-def run(sizes: tuple[int, ...], *, quick: bool) -> tuple[str, dict[int, float]]:
+def run(sizes: tuple[int, ...], *, quick: bool, names: list[str] | None = None) -> tuple[str, dict[int, float]]:
     corrupt = reference()
-    names = rc.select("all")
+    names = names or rc.select("all")
     imagenet_c = set(rc.select("benchmark,heldout"))
     counts = {32: (64, 16), 224: (8, 3)} if not quick else {32: (8, 2), 224: (2, 1)}
     results: dict[tuple[str, int], tuple[float, float | None]] = {}
@@ -195,17 +195,17 @@ def environment() -> str:
     return f"{platform.machine()} with {os.cpu_count()} CPU cores (load average {load} at the end), {versions}."
 
 
-def update_section(subsection: str, body: str, path: Path = BENCHMARKS_MD) -> None:
-    """Replace (or add) ``### subsection`` inside the ``## Corruptions`` section of BENCHMARKS.md.
+def update_section(subsection: str, body: str, path: Path = BENCHMARKS_MD, *, section: str = SECTION) -> None:
+    """Replace (or add) ``### subsection`` inside ``section`` (``## Corruptions``) of BENCHMARKS.md.
 
-    Other sections, and other subsections of ``## Corruptions``, are kept.
+    Other sections, and other subsections of ``section``, are kept.
     """
     text = path.read_text() if path.exists() else HEADER
     block = f"### {subsection}\n\n{body.strip()}\n"
-    section_re = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    section_re = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
     found = section_re.search(text)
     if not found:
-        text = text.rstrip() + f"\n\n{SECTION}\n\n{block}"
+        text = text.rstrip() + f"\n\n{section}\n\n{block}"
     else:
         section = found.group(0)
         sub_re = re.compile(rf"^### {re.escape(subsection)}\n.*?(?=^### |\Z)", re.S | re.M)

@@ -142,7 +142,7 @@ class ImageFolderDataset(ImageDataset):
 
     def without(self, positions: Sequence[int]) -> ImageFolderDataset:
         """The same folder without the images at ``positions``; the others keep their sample ids."""
-        drop = set(int(p) for p in positions)
+        drop = {int(p) for p in positions}
         keep = [p for p in range(len(self._files)) if p not in drop]
         out = copy.copy(self)
         out._files = [self._files[p] for p in keep]
