@@ -57,14 +57,13 @@ def resnet(arch: str) -> torch.nn.Module:
     return getattr(torchvision.models, arch)(num_classes=10).eval()  # random weights: timing only
 
 
-def grid_part(n: int, batch: int) -> str:
+def grid_part(n: int, batch: int, worker_counts: tuple[int, ...]) -> str:
     uint8 = structured_images(n, 224, seed=1)
     dataset = ArrayDataset("structured-224", uint8, np.arange(n) % 10, [str(c) for c in range(10)])
     cells = [(name, s) for name in rc.select("benchmark,heldout") for s in rc.SEVERITIES]
     jobs = [rc.BatchCorrupter(name, s, 0) for name, s in cells]
     positions = np.arange(n)
     ready = [torch.cat([b.batch.images for b in grid_batches(dataset, positions, batch, [job])]) for job in jobs]
-    workers = loader_workers(None)
     rows = []
     for arch in ("resnet18", "resnet50"):
         net = resnet(arch)
@@ -73,7 +72,7 @@ def grid_part(n: int, batch: int) -> str:
             start, before = time.perf_counter(), load()
             pure = [int((net(x[lo : lo + batch]).argmax(1) == lo).sum()) for x in ready for lo in range(0, n, batch)]
             inference = time.perf_counter() - start
-            for w in sorted({0, workers}):
+            for w in worker_counts:
                 start = time.perf_counter()
                 grid = [int((net(item.batch.images).argmax(1) == 0).sum())
                         for item in grid_batches(dataset, positions, batch, jobs, workers=w)]  # fmt: skip
@@ -144,11 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=8, help="images per grid cell (default 8)")
     parser.add_argument("--folder-images", type=int, default=64, help="images in the folder audit (default 64)")
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--grid-workers", type=int, nargs="*", help="loader workers for the grid (default: the audit's default)")
     parser.add_argument("--dry-run", action="store_true", help="print, do not update BENCHMARKS.md")
     args = parser.parse_args(argv)
     parts = {
         "table": ("Milliseconds per image against imagecorruptions 1.1.2", table_part),
-        "grid": ("19 x 5 grid against pure inference (ResNet-18, ResNet-50)", lambda: grid_part(args.images, args.batch)),
+        "grid": (
+            "19 x 5 grid against pure inference (ResNet-18, ResNet-50)",
+            lambda: grid_part(args.images, args.batch, tuple(args.grid_workers or [loader_workers(None)])),
+        ),
         "folder": ("Image-folder audit by loader workers", lambda: folder_part(args.folder_images)),
     }
     for key, (title, make) in parts.items():
