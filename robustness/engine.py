@@ -186,6 +186,8 @@ def evaluate_corruptions(prep: Prepared, cells: list[Cell]) -> Iterator[tuple[Ce
     One loader serves every cell: its workers corrupt the next batches (of this cell or the
     next) while the model runs on the current one.
     """
+    if not cells:
+        return
     if prep.precomputed is not None or not len(prep.positions):
         for cell in cells:
             start = time.perf_counter()

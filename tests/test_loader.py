@@ -3,6 +3,7 @@ depend on the number of workers."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -70,3 +71,15 @@ def test_audit_bits_do_not_depend_on_loader_workers(tmp_path: Path, digits_weigh
     assert set(bits[0]) == set(bits[2]) and len(bits[0]) == 4
     for key in bits[0]:
         assert np.array_equal(bits[0][key], bits[2][key]), key
+
+
+def test_audit_without_corruption_cells_and_resumed(tmp_path: Path) -> None:
+    config = AuditConfig(
+        model="tests.helpers.toy_models:TutorialRgbNet", dataset="shapes:12", num_classes=8, corruptions=("none",),
+        attacks=("none",), sanity=False, out=str(tmp_path / "out"), loader_workers=0,
+    )  # fmt: skip
+    assert list(run_audit(config).results["kind"]) == ["clean"]
+    with_cells = replace(config, corruptions=("contrast",), severities=(2,))
+    first = run_audit(with_cells)
+    again = run_audit(with_cells)  # every cell in the store: nothing left to evaluate
+    assert first.computed == 2 and again.computed == 0 and again.skipped == 2
