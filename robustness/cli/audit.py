@@ -7,7 +7,16 @@ import shlex
 import sys
 from typing import Any
 
-from robustness.cli.args import add_data_args, add_defense_args, add_model_args, parse_floats, parse_names, parse_severities, positive_int
+from robustness.cli.args import (
+    add_data_args,
+    add_defense_args,
+    add_model_args,
+    non_negative_int,
+    parse_floats,
+    parse_names,
+    parse_severities,
+    positive_int,
+)
 from robustness.run.config import DEFAULT_OUT, AuditConfig
 
 
@@ -34,6 +43,10 @@ def add_audit_parser(sub: Any) -> None:
     g.add_argument("--backend", choices=("local", "ray"))
     g.add_argument("--address", help="Ray cluster address (with --backend ray)")
     g.add_argument("--workers", type=positive_int, help="CPUs for a local Ray (with --backend ray)")
+    g.add_argument("--loader-workers", type=non_negative_int,
+                   help="processes that read and corrupt images ahead of the model (0: main process; default: from the CPU count)")
+    g.add_argument("--skip-bad-images", action="store_true", default=None,
+                   help="leave out image files that cannot be read (counted in the run's record) instead of stopping")
     add_defense_args(p, evaluation=True)
 
 
@@ -43,6 +56,7 @@ def audit_config(args: argparse.Namespace) -> AuditConfig:
         "model", "weights", "num_classes", "mean", "std", "pretrained", "download", "unsafe_load", "dataset",
         "data_root", "n", "corruptions", "precomputed", "severities", "attacks", "eps", "eps_l2", "sanity", "seed", "batch_size",
         "device", "out", "store", "backend", "address", "workers", "defense", "defense_params", "defense_eval",
+        "loader_workers", "skip_bad_images",
     ]  # fmt: skip
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     merged = {**base.to_dict(), **overrides, "command": " ".join(["robustness", *map(shlex.quote, sys.argv[1:])])}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ from robustness.corruptions.base import (
 )
 from robustness.core.enums import CORRUPTION_FAMILIES
 from robustness.core.errors import UsageError
+from robustness.data.layout import images_from_nhwc
 
 #: ImageNet-C's benchmark families first, in the paper's order, then the suite's (one module per family)
 FAMILY_ORDER = CORRUPTION_FAMILIES
@@ -41,20 +42,27 @@ GROUPS = ("all", "benchmark", "heldout", "none")
 for _module in FAMILY_ORDER:
     importlib.import_module(f"robustness.corruptions.{_module}")
 
+from robustness.corruptions.device import corrupt_on_device, has_device_path  # noqa: E402
+
 __all__ = [
     "CORRUPTIONS",
     "FAMILY_ORDER",
     "GROUPS",
     "SEVERITIES",
+    "BatchCorrupter",
     "Corruption",
     "CorruptionInfo",
+    "DeviceCorrupter",
     "check_severity",
     "corrupt_array",
     "corrupt_batch",
+    "corrupt_on_device",
     "describe",
     "families",
     "get",
+    "has_device_path",
     "parse_severities",
+    "place_cell",
     "register",
     "sample_rng",
     "select",
@@ -202,4 +210,37 @@ def corrupt_batch(
     array = np.ascontiguousarray(images.detach().to("cpu", torch.float32).numpy().transpose(0, 2, 3, 1))
     check_images(array)
     out = corruption.corrupt_working(array, severity, indices, seed=seed)
-    return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 3, 1, 2))).to(images.device, images.dtype)
+    return images_from_nhwc(out).to(images.device, images.dtype)
+
+
+@dataclass(frozen=True)
+class BatchCorrupter:
+    """:func:`corrupt_batch` for one corruption cell as a picklable callable (what loader workers run)."""
+
+    name: str
+    severity: int
+    seed: int = 0
+
+    def __call__(self, images: torch.Tensor, indices: Sequence[int] | np.ndarray) -> torch.Tensor:
+        return corrupt_batch(self.name, images, self.severity, indices, seed=self.seed)
+
+
+@dataclass(frozen=True)
+class DeviceCorrupter(BatchCorrupter):
+    """The torch implementation of one cell on ``device``: moves the batch there (non-blocking from pinned memory)."""
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    def __call__(self, images: torch.Tensor, indices: Sequence[int] | np.ndarray) -> torch.Tensor:
+        on_device = images.to(self.device, non_blocking=True)
+        return corrupt_on_device(get(self.name), on_device, self.severity, indices, seed=self.seed)
+
+
+def place_cell(
+    name: str, severity: int, *, seed: int, device: torch.device
+) -> tuple[BatchCorrupter, None] | tuple[None, DeviceCorrupter]:
+    """Where a cell's corruption runs: on ``device`` when it is a GPU and the corruption has a torch
+    implementation (``(None, on_device)``), else on the CPU loader workers (``(on_workers, None)``)."""
+    if device.type == "cuda" and has_device_path(name):
+        return None, DeviceCorrupter(name, severity, seed, device)
+    return BatchCorrupter(name, severity, seed), None

@@ -39,6 +39,9 @@ def disk_kernel(radius: float, alias_blur: float) -> np.ndarray:
     disk = (x**2 + y**2 <= radius**2).astype(np.float32)
     disk /= disk.sum()
     kernel = cv2.GaussianBlur(disk, (ksize, ksize), sigmaX=alias_blur)
+    # a small alias_blur leaves subnormal taps (down to 1e-45): they add nothing representable to the
+    # result but make every multiply take the CPU's slow path (radius 3: 13 ms instead of 0.2 ms at 224 px)
+    kernel[kernel < np.finfo(np.float32).tiny] = 0.0
     # drop all-zero border rings (a small disk in ImageNet-C's fixed 17 x 17 frame): same result, faster filter
     support = np.flatnonzero(kernel.any(axis=0))
     ring = min(int(support[0]), half) if support.size else 0

@@ -13,6 +13,7 @@ from typing import Any
 
 from robustness.corruptions import describe, families, get
 from robustness.corruptions.base import HENDRYCKS
+from robustness.corruptions.device import DEVICE_CORRUPTIONS, TOLERANCE
 
 BEGIN = "<!-- BEGIN GENERATED TABLES: python -m robustness.corruptions.catalog --write CORRUPTIONS.md -->"
 END = "<!-- END GENERATED TABLES -->"
@@ -47,7 +48,27 @@ def markdown_tables() -> str:
                 f"Implementation: {info.implementation}."
             )
         lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+    return "\n".join(lines + device_table()).rstrip() + "\n"
+
+
+def device_table() -> list[str]:
+    """The corruptions with a batched torch implementation (``--device cuda``) and how they match the CPU path."""
+    lines = [
+        "### device path (`--device cuda`)",
+        "",
+        "These run as batched torch operations on the GPU; the others stay on the CPU loader workers. "
+        "Tests run the torch code on CPU tensors against the CPU path.",
+        "",
+        "| corruption | agreement with the CPU path |",
+        "|---|---|",
+    ]
+    for family in families().values():
+        for name in family:
+            if name in TOLERANCE:
+                lines.append(f"| `{name}` | within {TOLERANCE[name]:g} per pixel (pixel range 1) |")
+            elif name in DEVICE_CORRUPTIONS:
+                lines.append(f"| `{name}` | same distribution per sample, from a torch generator seeded per sample |")
+    return [*lines, ""]
 
 
 def generated_section() -> str:

@@ -11,6 +11,7 @@ import torch
 
 from robustness.core.errors import UsageError
 from robustness.core.registry import Registry
+from robustness.data.layout import images_from_nhwc
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class ImageDataset(ABC):
     @abstractmethod
     def indices(self) -> np.ndarray:
         """Stable sample id of each position."""
+
+    def labels_at(self, positions: np.ndarray) -> torch.Tensor:
+        """Labels for ``positions`` (int64); subclasses that know them without decoding override this."""
+        return self.load(positions)[1]
 
     def batches(self, batch_size: int, positions: np.ndarray | None = None) -> Iterator[Batch]:
         positions = np.arange(len(self)) if positions is None else np.asarray(positions)
@@ -105,11 +110,11 @@ class ArrayDataset(ImageDataset):
     def labels(self) -> np.ndarray:
         return self._labels
 
+    def labels_at(self, positions: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(self._labels[positions])
+
     def load(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        array = self._images[positions]
-        tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2)
-        tensor = tensor.float() / 255.0 if array.dtype == np.uint8 else tensor.float()
-        return tensor.contiguous(), torch.from_numpy(self._labels[positions])
+        return images_from_nhwc(self._images[positions]), torch.from_numpy(self._labels[positions])
 
     def subset(self, positions: np.ndarray) -> ArrayDataset:
         return ArrayDataset(

@@ -8,6 +8,7 @@ from PIL import Image, ImageDraw
 
 from robustness.data.base import DATASETS, ArrayDataset, DatasetRequest, ImageDataset
 from robustness.core.errors import UsageError
+from robustness.data.layout import images_from_nhwc
 
 DIGITS_SIZE = 32
 DIGITS_TEST_FRACTION = 0.3
@@ -120,13 +121,15 @@ class ShapesDataset(ImageDataset):
     def labels(self) -> np.ndarray:
         return self._indices % len(SHAPES)
 
+    def labels_at(self, positions: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(positions, dtype=np.int64) % len(SHAPES))
+
     def load(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         positions = np.asarray(positions, dtype=np.int64)
         images = np.stack(
             [render_shape(SHAPES[p % len(SHAPES)], np.random.default_rng([self._seed, self._split_key, int(p)])) for p in positions]
         ) if len(positions) else np.empty((0, SHAPES_SIZE, SHAPES_SIZE, 3), np.uint8)
-        tensor = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255.0)
-        return tensor.contiguous(), torch.from_numpy(positions % len(SHAPES))
+        return images_from_nhwc(images), torch.from_numpy(positions % len(SHAPES))
 
 
 @DATASETS.register("shapes")

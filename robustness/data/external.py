@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +13,7 @@ from PIL import Image
 
 from robustness.data.base import DATASETS, ArrayDataset, DatasetRequest, ImageDataset
 from robustness.core.errors import UsageError
+from robustness.data.layout import images_from_nhwc
 
 DEFAULT_ROOT = "data"
 
@@ -88,30 +92,85 @@ class ImageFolderDataset(ImageDataset):
         return self._indices
 
     def _read(self, path: Path) -> np.ndarray:
-        with Image.open(path) as img:
-            img = img.convert("L" if self.channels == 1 else "RGB")
-            w, h = img.size
-            scale = self._resize / min(w, h)
-            img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
-            w, h = img.size
-            th, tw = self.image_size
-            left, top = (w - tw) // 2, (h - th) // 2
-            img = img.crop((left, top, left + tw, top + th))
-            array = np.asarray(img, dtype=np.uint8)
+        try:
+            with Image.open(path) as img:
+                return self._fit(img)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+            raise UnreadableImage(path, err) from None
+
+    def _fit(self, img: Image.Image) -> np.ndarray:
+        """Convert to the dataset's channels, resize the short side, center-crop to ``image_size``."""
+        img = img.convert("L" if self.channels == 1 else "RGB")
+        w, h = img.size
+        scale = self._resize / min(w, h)
+        img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
+        w, h = img.size
+        th, tw = self.image_size
+        left, top = (w - tw) // 2, (h - th) // 2
+        array = np.asarray(img.crop((left, top, left + tw, top + th)), dtype=np.uint8)
         return array[..., None] if array.ndim == 2 else array
+
+    def read_one(self, position: int) -> tuple[np.ndarray, int]:
+        """The ``H x W x C`` uint8 image and label at ``position`` (what a loader worker calls)."""
+        path, label = self._files[position]
+        return self._read(path), label
 
     def load(self, positions: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         arrays = np.stack([self._read(self._files[p][0]) for p in positions])
-        labels = torch.tensor([self._files[p][1] for p in positions], dtype=torch.int64)
-        return torch.from_numpy(arrays).permute(0, 3, 1, 2).float().div(255.0), labels
+        return images_from_nhwc(arrays), self.labels_at(positions)
+
+    def labels_at(self, positions: np.ndarray) -> torch.Tensor:
+        return torch.tensor([self._files[p][1] for p in positions], dtype=torch.int64)
+
+    def unreadable(self, positions: np.ndarray, *, threads: int = 1) -> list[tuple[int, str]]:
+        """``(position, reason)`` of every image among ``positions`` that cannot be decoded.
+
+        Every image is decoded once, as :meth:`load` would (PIL decodes with the GIL
+        released, so ``threads`` > 1 reads several at a time).
+        """
+
+        def problem(position: int) -> str | None:
+            try:
+                self._read(self._files[position][0])
+            except UnreadableImage as err:
+                return err.reason
+            return None
+
+        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+            reasons = list(pool.map(problem, (int(p) for p in positions)))
+        return [(int(p), r) for p, r in zip(positions, reasons) if r is not None]
+
+    def without(self, positions: Sequence[int]) -> ImageFolderDataset:
+        """The same folder without the images at ``positions``; the others keep their sample ids."""
+        drop = {int(p) for p in positions}
+        keep = [p for p in range(len(self._files)) if p not in drop]
+        out = copy.copy(self)
+        out._files = [self._files[p] for p in keep]
+        out._indices = self._indices[keep]
+        return out
+
+
+class UnreadableImage(UsageError):
+    """An image file that PIL cannot decode (truncated, corrupt, not an image)."""
+
+    def __init__(self, path: Path, err: BaseException) -> None:
+        self.path = path
+        self.reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        super().__init__(
+            f"image file {str(path)!r} cannot be read ({self.reason}); replace or remove it, or pass "
+            "--skip-bad-images to audit without the files that cannot be read."
+        )
 
 
 def natural_shape(root: Path) -> tuple[int, int, int]:
     """(C, H, W) of the folder's first image: 1 channel for grayscale files, else 3."""
     for path in sorted(root.rglob("*")):
         if path.suffix.lower() in IMAGE_EXTENSIONS:
-            with Image.open(path) as img:
-                return (1 if img.mode in ("L", "I", "I;16", "1") else 3, img.height, img.width)
+            try:
+                with Image.open(path) as img:
+                    return (1 if img.mode in ("L", "I", "I;16", "1") else 3, img.height, img.width)
+            except (OSError, SyntaxError, ValueError):
+                continue  # unreadable files are reported (or skipped) when the images are screened
     return (3, 224, 224)
 
 

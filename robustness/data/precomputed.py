@@ -17,6 +17,7 @@ import torch
 from robustness.data.cfiles import cifar_c_corruptions, read_cifar_c
 from robustness.data.external import ImageFolderDataset
 from robustness.core.errors import UsageError
+from robustness.data.layout import images_from_nhwc
 
 
 class PrecomputedCorruptions:
@@ -67,8 +68,7 @@ class PrecomputedCorruptions:
                 chunk = positions[start : start + batch_size]
                 array = images[chunk]
                 array = array[..., None] if array.ndim == 3 else array
-                tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).float().div(255.0)
-                yield tensor, torch.from_numpy(labels[chunk])
+                yield images_from_nhwc(array), torch.from_numpy(labels[chunk])
         else:
             folder = ImageFolderDataset(self.root / corruption / str(severity), self.input_shape)
             rows = self._rows(folder, positions, sample_ids)

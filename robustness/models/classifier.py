@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from robustness.core.errors import UsageError
+from robustness.data.layout import canonical_nchw
 
 
 class Classifier(nn.Module):
@@ -73,7 +74,7 @@ class Classifier(nn.Module):
         return super().train(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model((x - self.mean) / self.std)
+        return self.model(canonical_nchw((x - self.mean) / self.std))  # tutorial models call x.view(N, -1)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:

@@ -6,6 +6,8 @@ these, so a cell's bits do not depend on where it ran.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,19 +16,63 @@ import torch
 
 import attacks
 from robustness import corruptions, defenses
+from robustness.data.loader import BatchTransform, JobBatch, grid_batches, loader_workers
 from robustness.results.store import CellResult, Store
 from robustness.run.plan import CLEAN, AttackTask, Cell, attack_cell, attack_seed
 from robustness.run.prepare import Prepared
 
 
+def input_batches(prep: Prepared, jobs: list[BatchTransform | None]) -> Iterator[JobBatch]:
+    """The evaluated samples' batches for each job in turn, read (and corrupted) by the loader workers."""
+    return grid_batches(
+        prep.dataset, prep.positions, prep.config.batch_size, jobs,
+        workers=loader_workers(prep.config.loader_workers), pin_memory=prep.classifier.device.type == "cuda",
+    )  # fmt: skip
+
+
 def evaluate_clean(prep: Prepared) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample correctness and predicted labels on the clean images."""
-    preds = [prep.classifier.predict(b.images) for b in prep.dataset.batches(prep.config.batch_size, prep.positions)]
+    preds = [prep.classifier.predict(item.batch.images) for item in input_batches(prep, [None])]
     predictions = torch.cat(preds).numpy() if preds else np.empty(0, dtype=np.int64)
     return predictions == prep.labels, predictions
 
 
+def evaluate_corruptions(prep: Prepared, cells: list[Cell]) -> Iterator[tuple[Cell, np.ndarray, float]]:
+    """``(cell, per-sample correctness, seconds)`` for each cell in order, as soon as it is complete.
+
+    One loader serves every cell: its workers corrupt the next batches (of this cell or the
+    next) while the model runs on the current one.
+    """
+    if not cells:
+        return
+    if prep.precomputed is not None or not len(prep.positions):
+        for cell in cells:
+            start = time.perf_counter()
+            yield cell, evaluate_precomputed(prep, cell), time.perf_counter() - start
+        return
+    placed = [
+        corruptions.place_cell(c.perturbation, int(c.severity or 0), seed=prep.config.seed, device=prep.classifier.device)
+        for c in cells
+    ]  # (loader-worker transform, device transform): one of the two is None
+    parts: list[list[np.ndarray]] = [[] for _ in cells]
+    current, start = 0, time.perf_counter()
+    for item in input_batches(prep, [on_workers for on_workers, _ in placed]):
+        if item.job != current:  # the loader moved on: the current cell is complete
+            yield cells[current], np.concatenate(parts[current]), time.perf_counter() - start
+            current, start = item.job, time.perf_counter()
+        on_device = placed[current][1]
+        images = item.batch.images if on_device is None else on_device(item.batch.images, item.batch.indices)
+        parts[current].append((prep.classifier.predict(images) == item.batch.labels).numpy())
+    yield cells[current], np.concatenate(parts[current]), time.perf_counter() - start
+
+
 def evaluate_corruption(prep: Prepared, cell: Cell) -> np.ndarray:
+    """Per-sample correctness on one corruption cell."""
+    return next(evaluate_corruptions(prep, [cell]))[1]
+
+
+def evaluate_precomputed(prep: Prepared, cell: Cell) -> np.ndarray:
+    """Per-sample correctness on one cell read from ``--precomputed`` files."""
     assert cell.severity is not None
     out = []
     if prep.precomputed is not None:
@@ -36,12 +82,7 @@ def evaluate_corruption(prep: Prepared, cell: Cell) -> np.ndarray:
         )
         for images, labels in batches:
             out.append((prep.classifier.predict(images) == labels).numpy())
-        return np.concatenate(out) if out else np.empty(0, dtype=bool)
-    corruption = corruptions.get(cell.perturbation)
-    for batch in prep.dataset.batches(prep.config.batch_size, prep.positions):
-        images = corruptions.corrupt_batch(corruption, batch.images, cell.severity, batch.indices, seed=prep.config.seed)
-        out.append((prep.classifier.predict(images) == batch.labels).numpy())
-    return np.concatenate(out)
+    return np.concatenate(out) if out else np.empty(0, dtype=bool)
 
 
 @dataclass

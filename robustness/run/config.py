@@ -20,7 +20,10 @@ DEFAULT_OUT = "robustness-runs"
 AUDIT_ATTACKS = ("fgsm", "pgd_linf", "deepfool_linf", "pgd_l2", "deepfool_l2")
 
 #: fields that say where or how fast to compute, not what: they do not change the run id
-NON_IDENTITY = ("out", "store", "device", "batch_size", "backend", "address", "workers", "command")
+NON_IDENTITY = (
+    "out", "store", "device", "batch_size", "backend", "address", "workers", "command", "loader_workers",
+    "skip_bad_images",  # which images were skipped enters the run id itself (engine.prepare)
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ class AuditConfig:
     backend: str = "local"
     address: str | None = None
     workers: int | None = None
+    #: DataLoader worker processes reading the images (None: a default from the CPU count; 0: read in the main process)
+    loader_workers: int | None = None
+    skip_bad_images: bool = False
     command: str = ""
 
     def __post_init__(self) -> None:
@@ -77,6 +83,11 @@ class AuditConfig:
             raise UsageError(f"--device should be 'cpu' or 'cuda[:N]', but got {self.device!r}.")
         if self.workers is not None and self.workers < 1:
             raise UsageError(f"--workers should be a positive number of Ray CPUs, but got {self.workers}.")
+        if self.loader_workers is not None and (isinstance(self.loader_workers, bool) or self.loader_workers < 0):
+            raise UsageError(
+                f"--loader-workers should be 0 (read in the main process) or a positive number of processes, "
+                f"but got {self.loader_workers!r}."
+            )
         if self.num_classes is not None and self.num_classes < 2:
             raise UsageError(f"--num-classes should be at least 2, but got {self.num_classes}.")
         if self.defense_eval not in ("adaptive", "naive"):

@@ -39,7 +39,9 @@ def _import_ray() -> Any:
 
 
 def _shard(prep: Prepared, start: int, stop: int) -> Prepared:
-    return replace(prep, positions=prep.positions[start:stop], labels=prep.labels[start:stop])
+    # a Ray task has one CPU: it reads its shard itself, with no loader processes of its own
+    config = replace(prep.config, loader_workers=0)
+    return replace(prep, config=config, positions=prep.positions[start:stop], labels=prep.labels[start:stop])
 
 
 def _work(prep: Prepared, unit: Cell | AttackTask | str, start: int, stop: int) -> tuple[Any, Any, float]:

@@ -19,7 +19,7 @@ from robustness.core.progress import progress_bar
 from robustness.results.store import Store
 from robustness.results.writer import package_versions
 from robustness.run.artifacts import save_report_artifacts
-from robustness.run.cells import cell_result, commit_attack, commit_worst_case, evaluate_attack, evaluate_clean, evaluate_corruption
+from robustness.run.cells import cell_result, commit_attack, commit_worst_case, evaluate_attack, evaluate_clean, evaluate_corruptions
 from robustness.run.config import AuditConfig
 from robustness.run.distributed import run_cells_ray
 from robustness.run.plan import CLEAN
@@ -54,11 +54,9 @@ def run_cells(prep: Prepared, store: Store) -> tuple[int, int]:
             store.commit_cells(prep.run_id, [cell_result(CLEAN, correct, time.perf_counter() - start)])
             computed += 1
             bar.update(1)
-        for cell in pending_corr:
+        for cell, correct, seconds in evaluate_corruptions(prep, pending_corr):
             bar.set_postfix_str(cell.key)
-            start = time.perf_counter()
-            correct = evaluate_corruption(prep, cell)
-            store.commit_cells(prep.run_id, [cell_result(cell, correct, time.perf_counter() - start)])
+            store.commit_cells(prep.run_id, [cell_result(cell, correct, seconds)])
             computed += 1
             bar.update(1)
         for task in pending_att:
@@ -82,7 +80,8 @@ def run(config: AuditConfig, prep: Prepared | None = None) -> RunOutcome:
             dataset=config.dataset,
             seed=config.seed,
             config=config.to_dict(),
-            info={"model": prep.model_info, "class_names": list(prep.dataset.class_names)},
+            info={"model": prep.model_info, "class_names": list(prep.dataset.class_names),
+                  **({"skipped_images": list(prep.skipped_images)} if prep.skipped_images else {})},
             sample_ids=prep.dataset.indices[prep.positions],
             labels=prep.labels,
         )

@@ -15,7 +15,9 @@ import torch
 from robustness import defenses
 from robustness.core.errors import UsageError
 from robustness.data import DatasetRequest, ImageDataset, load_dataset
+from robustness.data.loader import loader_workers
 from robustness.data.precomputed import PrecomputedCorruptions
+from robustness.data.screening import screen_images
 from robustness.models import Classifier, ModelRequest, load_classifier, with_trained_weights
 from robustness.run.config import AuditConfig, run_id_for
 from robustness.run.plan import Plan, make_plan
@@ -34,6 +36,8 @@ class Prepared:
     run_id: str
     model_info: dict[str, Any]
     precomputed: PrecomputedCorruptions | None = None
+    #: image files left out by --skip-bad-images, as "path: reason"
+    skipped_images: tuple[str, ...] = ()
 
 
 def model_request(config: AuditConfig) -> ModelRequest:
@@ -76,8 +80,9 @@ def prepare(config: AuditConfig) -> Prepared:
     classifier, info = defenses.defend(config, classifier, info)  # a transform defense wraps the model
     classifier.to(device)
     n = len(dataset) if config.n is None else min(config.n, len(dataset))
-    positions = np.arange(n)
-    labels = np.concatenate([b.labels.numpy() for b in dataset.batches(4096, positions)]) if n else np.empty(0, int)
+    screened = screen_images(dataset, np.arange(n), skip=config.skip_bad_images, threads=loader_workers(config.loader_workers))
+    dataset, positions = screened.dataset, screened.positions
+    labels = dataset.labels_at(positions).numpy()
     if labels.min() < 0 or labels.max() >= classifier.num_classes:
         raise UsageError(
             f"dataset labels should lie in 0..{classifier.num_classes - 1} (the model's classes), but got "
@@ -90,8 +95,13 @@ def prepare(config: AuditConfig) -> Prepared:
         precomputed.check_labels(labels, positions, dataset.indices[positions], config.batch_size)
     run_id = run_id_for(config, model_info=info, corruption_cells=[c.key for c in plan.corruption_cells],
                         attack_tasks=[(t.name, t.norm, t.epsilons, t.params) for t in plan.attack_tasks],
-                        **resolved_defense(info))  # fmt: skip
-    return Prepared(config, classifier, dataset, positions, labels, plan, run_id, info, precomputed)
+                        **resolved_defense(info), **skipped_files(screened.skipped))  # fmt: skip
+    return Prepared(config, classifier, dataset, positions, labels, plan, run_id, info, precomputed, screened.skipped)
+
+
+def skipped_files(skipped: tuple[str, ...]) -> dict[str, Any]:
+    """What the run id sees of ``--skip-bad-images``: the files left out, only when there are some."""
+    return {"skipped_images": list(skipped)} if skipped else {}
 
 
 def resolved_defense(info: dict[str, Any]) -> dict[str, Any]:

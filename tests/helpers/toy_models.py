@@ -45,3 +45,34 @@ class CrashOnceNet(TinyNet):
                 f.write(str(os.getpid()))
             os._exit(1)
         return super().forward(x)
+
+
+class TutorialNet(nn.Module):
+    """A CNN written as most tutorials write one: convolutions, then ``x.view(x.size(0), -1)``.
+
+    ``view`` needs row-major strides: a channels-last batch (which convolutions propagate)
+    makes it fail with "view size is not compatible with input tensor's size and stride".
+    """
+
+    channels = 1
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(self.channels, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(4)
+        self.fc = nn.Linear(8 * 4 * 4, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.conv1(x))
+        x = self.pool(torch.relu(self.conv2(x)))
+        x = x.view(x.size(0), -1)
+        return self.fc(x)
+
+
+class TutorialGrayNet(TutorialNet):
+    channels = 1
+
+
+class TutorialRgbNet(TutorialNet):
+    channels = 3
