@@ -13,7 +13,9 @@ or all at once for in-memory data: ``attacks.evaluate(classifier, x, y)``.
 
 from __future__ import annotations
 
-from attacks import gradient as _gradient  # noqa: F401  (registers attacks)
+from attacks import apgd as _apgd  # noqa: F401  (registers attacks)
+from attacks import autoattack as _autoattack  # noqa: F401
+from attacks import gradient as _gradient  # noqa: F401
 from attacks import gradient_free as _gradient_free  # noqa: F401
 from attacks import minimal as _minimal  # noqa: F401
 from attacks import sanity
@@ -38,8 +40,10 @@ from attacks.suite import (
     DEFAULT_LINF,
     DEFAULT_SUITE,
     MINIMAL,
+    SUITES,
     SuiteResult,
     create,
+    expand,
     describe_all,
     evaluate,
 )
@@ -54,6 +58,7 @@ __all__ = [
     "EOT",
     "EPS_TOL",
     "MINIMAL",
+    "SUITES",
     "Attack",
     "BudgetViolation",
     "FixedBudgetAttack",
@@ -68,6 +73,7 @@ __all__ = [
     "describe_all",
     "distance_summary",
     "evaluate",
+    "expand",
     "fooled_at",
     "records",
     "run_checks",
