@@ -21,14 +21,11 @@ Linf, normalized gradient for L2) followed by projection onto the ball and the b
 
 from __future__ import annotations
 
-import zlib
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attacks.base import ATTACKS, FixedBudgetAttack, model_bounds
+from attacks.base import ATTACKS, FixedBudgetAttack, model_bounds, sample_seeds
 from attacks.geometry import Norm, normalize, project, random_in_ball
 from robustness import params
 from robustness.errors import UsageError
@@ -63,12 +60,8 @@ def input_gradient(total: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 def start_noise(x: torch.Tensor, norm: Norm, seed: int, salt: int) -> torch.Tensor:
     """Uniform points in the unit ball, one per sample, keyed by ``(seed, content, salt)``."""
-    rows = x.detach().cpu().contiguous().numpy()
-    noise = []
-    for row in rows:
-        key = np.random.SeedSequence([seed & 0xFFFFFFFF, zlib.crc32(row.tobytes()), salt]).generate_state(2)
-        gen = torch.Generator().manual_seed(int(key[0]) << 32 | int(key[1]))
-        noise.append(random_in_ball(torch.Size(row.shape), norm, gen))
+    shape = torch.Size(x.shape[1:])
+    noise = [random_in_ball(shape, norm, torch.Generator().manual_seed(k)) for k in sample_seeds(x, seed, salt)]
     if not noise:
         return torch.zeros_like(x)
     return torch.stack(noise).to(x.device, x.dtype)

@@ -21,7 +21,7 @@ from attacks.bookkeeping import concat, distance_summary, records, worst_case
 from attacks.geometry import Norm, as_norm
 from attacks.sanity import SanityFlag, run_checks
 from robustness import params
-from robustness.errors import UsageError
+from robustness.errors import UsageError, unknown_name
 
 #: Linf: single-step, iterative, minimum-norm (DeepFool) and a gradient-free floor
 DEFAULT_LINF: tuple[str, ...] = ("fgsm", "pgd_linf", "deepfool_linf", "noise_linf")
@@ -32,12 +32,40 @@ DEFAULT_LINF: tuple[str, ...] = ("fgsm", "pgd_linf", "deepfool_linf", "noise_lin
 DEFAULT_L2: tuple[str, ...] = ("pgd_l2", "deepfool_l2", "ddn_l2", "hsj_l2")
 #: what ``--attacks default`` runs
 DEFAULT_SUITE: tuple[str, ...] = DEFAULT_LINF + DEFAULT_L2
+#: named suites ``--attacks`` (and ``attacks=`` in a config) accepts besides attack names;
+#: ``all`` is every registered attack that is not a composite of others
+SUITES: dict[str, tuple[str, ...]] = {
+    "default": DEFAULT_SUITE,
+    "autoattack": ("autoattack_linf", "autoattack_l2"),
+    "autoattack-rand": ("autoattack_rand_linf", "autoattack_rand_l2"),
+}
 #: the minimum-norm attack whose distances the report summarizes, per norm
 MINIMAL: dict[Norm, str] = {Norm.LINF: "deepfool_linf", Norm.L2: "ddn_l2"}
 DEFAULT_EPSILONS: dict[Norm, tuple[float, ...]] = {
     Norm.LINF: (0.02, 0.05, 0.1, 0.2, 0.3),
     Norm.L2: (0.5, 1.0, 2.0, 3.0),
 }
+
+
+def expand(names: Sequence[str]) -> list[str]:
+    """Registered attack names for ``names`` (attack names, suite names, ``all``, ``none``), deduplicated.
+
+    Unknown names raise :class:`~robustness.errors.UsageError` listing what exists.
+    """
+    out: list[str] = []
+    for name in names:
+        if name == "none":
+            continue
+        if name in SUITES:
+            expanded = list(SUITES[name])
+        elif name == "all":
+            expanded = [n for n, cls in ATTACKS.items() if not getattr(cls, "composite", False)]
+        else:
+            if name not in ATTACKS:
+                raise unknown_name("attack", name, [*SUITES, "all", "none", *ATTACKS])
+            expanded = [name]
+        out.extend(n for n in expanded if n not in out)
+    return out
 
 
 def create(name: str, **hyperparameters: Any) -> Attack:
@@ -116,7 +144,7 @@ def evaluate(
     for attack in objs:
         start = time.perf_counter()
         parts = [
-            attack.sweep(model, x[i : i + batch_size], y[i : i + batch_size], eps[attack.norm], seed=seed + i)
+            attack.sweep(model, x[i : i + batch_size], y[i : i + batch_size], eps[attack.norm], seed=seed)
             for i in range(0, len(x), batch_size)
         ]
         results.append(concat(parts))

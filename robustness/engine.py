@@ -209,8 +209,9 @@ def evaluate_attack(prep: Prepared, task: AttackTask) -> AttackOutcome:
     model = defenses.attack_model(prep.config, prep.classifier)  # success is still judged on prep.classifier
     parts = []
     for batch in prep.dataset.batches(prep.config.batch_size, prep.positions):
-        seed = prep.config.seed * 1_000_003 + int(batch.indices[0])
-        result = attack.sweep(model, batch.images, batch.labels, task.epsilons, seed=seed)
+        # one seed for every batch: attacks key their draws per sample (seed, image content), so the
+        # bits do not depend on --batch-size
+        result = attack.sweep(model, batch.images, batch.labels, task.epsilons, seed=prep.config.seed)
         skipped = np.zeros(result.n, dtype=bool) if result.attacked is None else result.clean_correct & ~result.attacked
         parts.append(AttackOutcome(result.robust, skipped, result.distances))
     if not parts:
