@@ -70,22 +70,10 @@ def attack_cell(name: str, norm: str, epsilon: float) -> Cell:
 
 
 def resolve_attacks(names: tuple[str, ...]) -> list[str]:
-    """Expand ``default``/``none``/``all`` and check names against the attack registry."""
+    """Expand suite names (``default``, ``autoattack``, ...), ``none`` and ``all``; check names against the registry."""
     import attacks
 
-    out: list[str] = []
-    for name in names:
-        if name == "none":
-            continue
-        if name == "default":
-            expanded = list(attacks.DEFAULT_SUITE)
-        elif name == "all":
-            expanded = list(attacks.ATTACKS)
-        else:
-            attacks.ATTACKS.get(name)  # raises with the list of what exists
-            expanded = [name]
-        out.extend(n for n in expanded if n not in out)
-    return out
+    return attacks.expand(names)
 
 
 def make_plan(config: AuditConfig) -> Plan:
