@@ -38,6 +38,7 @@ from reports.html_parts import (
 from reports.model import RunReport, RunSummary
 from reports.tables import (
     clean_accuracy,
+    evaluation_grade,
     hyperparameter_rows,
     most_damaging,
     pct,
@@ -135,7 +136,8 @@ def summary_section(report: RunReport) -> Html:
             card(
                 f"robust accuracy ({row['norm']}, ε {row['epsilon']:.4g})",
                 pct(row["accuracy"]),
-                f"worst case over the attack suite · 95% CI {pct(row['ci_low'])}–{pct(row['ci_high'])}",
+                f"worst case over the attack suite · 95% CI {pct(row['ci_low'])}–{pct(row['ci_high'])} · "
+                f"{evaluation_grade(df, str(row['norm']))[1]}",
                 "bad",
             )
         )
@@ -285,6 +287,11 @@ def attack_section(report: RunReport, figs: Mapping[str, bytes]) -> Html:
             "fool it at that budget; every adversarial example is re-checked on the model and inside the budget. "
             "The worst case is per example over every attack of the suite with that norm."
         ),
+        *[
+            note(f"Evaluation ({n}): {text}.", "info" if ok else "warn")
+            for n in sorted(att["norm"].unique())
+            for ok, text in [evaluation_grade(res, str(n))]
+        ],
         figure(
             figs.get("attack_curves"),
             "robust accuracy vs epsilon",
