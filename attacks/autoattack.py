@@ -4,7 +4,8 @@
 (9 target classes), FAB-T (9 target classes) and Square (5000 queries), 100 iterations and
 one restart each, in that order, each on the samples the previous ones left robust.
 ``autoattack_rand_*`` run the version for randomized models: APGD-CE and APGD-DLR with
-20 EOT iterations per gradient.
+20 EOT iterations per gradient. ``apgd_lite_*`` (not AutoAttack; the embedded audit's
+default) run APGD-CE then APGD-T with 3 targets at 25 iterations each.
 
 They are :class:`~attacks.base.FixedBudgetAttack` subclasses, so the base gives them what
 the authors' ``run_standard_evaluation`` does by hand and more: clean-correct samples only,
@@ -34,7 +35,11 @@ from robustness.errors import UsageError
 VERSIONS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
     "standard": (("apgd_ce", {}), ("apgd_t", {}), ("fab_t", {}), ("square", {})),
     "rand": (("apgd_ce", {"eot_iter": 20}), ("apgd_dlr", {"eot_iter": 20})),
+    # the embedded audit's default: AutoAttack's two APGD parts at a quarter of the iterations, 3 targets
+    "lite": (("apgd_ce", {}), ("apgd_t", {"n_target_classes": 3})),
 }
+#: APGD iterations per version (the published 100; ``lite`` trades strength for time, see BENCHMARKS.md)
+ITERATIONS = {"standard": 100, "rand": 100, "lite": 25}
 
 
 def component_names(version: str, norm: Norm) -> list[str]:
@@ -49,8 +54,9 @@ class _AutoAttack(FixedBudgetAttack):
     #: a composite of other registered attacks (``--attacks all`` leaves composites out)
     composite: ClassVar[bool] = True
 
-    def __init__(self, *, n_iter: int = 100) -> None:
-        self.n_iter = params.positive_int(self.name, "n_iter", n_iter)
+    def __init__(self, *, n_iter: int | None = None) -> None:
+        """``n_iter``: APGD iterations of the components (None: the version's, :data:`ITERATIONS`)."""
+        self.n_iter = params.optional_positive_int(self.name, "n_iter", n_iter)
 
     def components(self) -> list[Attack]:
         """The version's attacks, built from the registry (raises if one is not registered)."""
@@ -63,12 +69,14 @@ class _AutoAttack(FixedBudgetAttack):
                     f"registered in this build; install the full suite or run the components that exist."
                 )
             cls = ATTACKS.get(name)
-            extra = {"n_iter": self.n_iter} if "n_iter" in cls.defaults() and prefix.startswith("apgd") else {}
+            iterations = self.n_iter or ITERATIONS[self.version]
+            extra = {"n_iter": iterations} if prefix.startswith("apgd") else {}
             out.append(cls(**hyper, **extra))
         return out
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "suite": f"autoattack-{self.version}", "components": self._names()}
+        suite = "apgd-lite (weaker than AutoAttack)" if self.version == "lite" else f"autoattack-{self.version}"
+        return {**super().describe(), "suite": suite, "components": self._names()}
 
     def _names(self) -> list[str]:
         return component_names(self.version, self.norm)
@@ -136,3 +144,21 @@ class L2AutoAttackRand(_AutoAttack):
     name = "autoattack_rand_l2"
     norm = Norm.L2
     version = "rand"
+
+
+@ATTACKS.register("apgd_lite_linf")
+class LinfAPGDLite(_AutoAttack):
+    """APGD-CE then APGD-T (3 targets) on what it left robust, 25 iterations each, Linf: the audit's default."""
+
+    name = "apgd_lite_linf"
+    norm = Norm.LINF
+    version = "lite"
+
+
+@ATTACKS.register("apgd_lite_l2")
+class L2APGDLite(_AutoAttack):
+    """APGD-CE then APGD-T (3 targets) on what it left robust, 25 iterations each, L2: the audit's default."""
+
+    name = "apgd_lite_l2"
+    norm = Norm.L2
+    version = "lite"
