@@ -43,9 +43,9 @@ from attacks.suite import (
     SUITES,
     SuiteResult,
     create,
-    expand,
     describe_all,
     evaluate,
+    expand,
 )
 
 __all__ = [

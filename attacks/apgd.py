@@ -199,7 +199,7 @@ class _APGD(FixedBudgetAttack):
             torch.zeros(m, self.n_iter, device=x.device), loss, torch.ones(m, dtype=torch.bool, device=x.device),
         )  # fmt: skip
         out, fooled = start.clone(), torch.zeros(m, dtype=torch.bool, device=x.device)
-        checks, since = set(checkpoints(self.n_iter)), 0
+        checks = set(checkpoints(self.n_iter))
         lengths = iter([c - p for p, c in zip([-1, *sorted(checks)], sorted(checks))])
         length = next(lengths, 0)
         for i in range(-1, self.n_iter):

@@ -22,18 +22,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import attacks  # noqa: E402
-from attacks.base import ATTACKS  # noqa: E402
-from attacks.geometry import Norm  # noqa: E402
-from benchmarks.bench_attacks import default_model  # noqa: E402
-from benchmarks.markdown_section import replace_section  # noqa: E402
-from robustness.config import AUDIT_ATTACKS  # noqa: E402
+import attacks
+from attacks.base import ATTACKS
+from attacks.geometry import Norm
+from benchmarks.bench_attacks import default_model
+from benchmarks.markdown_section import replace_section
+from robustness.config import AUDIT_ATTACKS
 
 
 def pyautoattack_accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> float:
@@ -61,7 +60,7 @@ def main() -> None:
     eps = tuple(float(e) for e in args.eps.split(","))
     model, x, y = default_model()
     x, y = x[: args.n], y[: args.n]
-    load = [open("/proc/loadavg").read().split()[:3]]
+    load = [Path("/proc/loadavg").read_text().split()[:3]]
     start = time.perf_counter()
     theirs = [pyautoattack_accuracy(model, x, y, e) for e in eps]
     their_time = time.perf_counter() - start
@@ -72,7 +71,7 @@ def main() -> None:
         ours, our_time = suite_accuracy(model, x, y, ["autoattack_linf"], eps)
         rows.insert(0, ("suite `--attacks autoattack`", list(ours), our_time))
     rows.append((f"default audit ({', '.join(audit)})", list(lite), lite_time))
-    load.append(open("/proc/loadavg").read().split()[:3])
+    load.append(Path("/proc/loadavg").read_text().split()[:3])
     head = "| evaluation | " + " | ".join(f"eps {e:g}" for e in eps) + " | seconds | x pyautoattack time |"
     lines = [head, "|---|" + "---:|" * (len(eps) + 2)]
     for label, acc, sec in rows:

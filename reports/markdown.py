@@ -10,8 +10,8 @@ import pandas as pd
 
 from reports.tables import (
     clean_accuracy,
-    evaluation_grade,
     effective_robustness_rows,
+    evaluation_grade,
     hyperparameter_rows,
     most_damaging,
     pct,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tests.conftest_attacks import digits, net  # noqa: F401  (fixtures)
 from torch import nn
 
 import attacks
@@ -13,6 +12,7 @@ from attacks.apgd import checkpoints, dlr_loss, dlr_targeted_loss
 from attacks.geometry import perturbation_norm
 from robustness.errors import UsageError
 from robustness.models.classifier import Classifier
+from tests.conftest_attacks import digits, net  # noqa: F401  (fixtures)
 
 APGD = ["apgd_ce_linf", "apgd_ce_l2", "apgd_dlr_linf", "apgd_dlr_l2", "apgd_t_linf", "apgd_t_l2"]
 EPS = {"linf": [0.05, 0.1, 0.2], "l2": [0.5, 1.0, 2.0]}

@@ -14,7 +14,6 @@ import functools
 import numpy as np
 import pytest
 import torch
-from tests.helpers.autoattack_ref import MODELS, make, pyautoattack_robust
 
 import attacks
 from attacks.autoattack import component_names
@@ -22,6 +21,7 @@ from attacks.base import ATTACKS
 from attacks.geometry import Norm
 from robustness.config import AUDIT_ATTACKS
 from robustness.errors import UsageError
+from tests.helpers.autoattack_ref import MODELS, make, pyautoattack_robust
 
 pytest.importorskip("pyautoattack")
 
@@ -29,7 +29,7 @@ EPS = (0.05, 0.1, 0.15)
 N = 60
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _data() -> tuple[torch.Tensor, torch.Tensor]:
     from tests.conftest_attacks import _digits
 
@@ -37,7 +37,7 @@ def _data() -> tuple[torch.Tensor, torch.Tensor]:
     return x[:N].clone(), y[:N].clone()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _reference(kind: str, version: str) -> np.ndarray:
     """pyautoattack's robust accuracy per budget (standard, or custom APGD-CE + APGD-T)."""
     x, y = _data()

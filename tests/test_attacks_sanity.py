@@ -7,16 +7,16 @@ import json
 import numpy as np
 import pytest
 import torch
-from tests.conftest_attacks import digits, make_quantized, make_randomized, make_softmaxed, net  # noqa: F401
 
 import attacks
 from attacks.sanity import SanityFlag, run_checks
 from robustness.errors import UsageError
+from tests.conftest_attacks import digits, make_quantized, make_randomized, make_softmaxed, net  # noqa: F401
 
 LINF = (0.1, 0.2, 0.3)
 
 
-def _flags(model, x, y, names=("fgsm", "pgd_linf", "noise_linf"), **kw) -> dict[str, SanityFlag]:  # noqa: ANN001
+def _flags(model, x, y, names=("fgsm", "pgd_linf", "noise_linf"), **kw) -> dict[str, SanityFlag]:
     results = [attacks.create(n, **({"max_samples": None} if n.startswith("noise") else {})).sweep(model, x, y, LINF) for n in names]
     return {f.check: f for f in run_checks(model, x, y, results, max_samples=120, **kw)}
 
@@ -134,7 +134,7 @@ def test_a_forward_without_any_gradient_is_flagged_not_crashed(digits) -> None: 
 
 
 # AutoAttack's checks (issue 11): each raised on a model or result made for it, and quiet on a plain one
-def _aa_flags(model, x, y, results=()) -> dict[str, SanityFlag]:  # noqa: ANN001
+def _aa_flags(model, x, y, results=()) -> dict[str, SanityFlag]:
     return {f.check: f for f in run_checks(model, x, y, list(results), max_samples=40)}
 
 
@@ -175,7 +175,7 @@ def test_square_stronger_than_gradient_attacks(monkeypatch: pytest.MonkeyPatch) 
     class Square(attacks.FixedBudgetAttack):  # stands in for attacks.square until it is registered
         name, norm, gradient_free = "square_linf", attacks.Norm.LINF, True
 
-        def perturb(self, *args, **kwargs):  # type: ignore[no-untyped-def]  # noqa: ANN002, ANN003, ANN202
+        def perturb(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             raise NotImplementedError
 
     if "square_linf" not in attacks.ATTACKS:

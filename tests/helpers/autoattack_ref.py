@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import nn
 
 from robustness.models.classifier import Classifier
@@ -40,7 +40,7 @@ class ThirdPartyNet(nn.Module):
         return self.fc(x) * self.scale
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _trained(kind: str) -> dict[str, torch.Tensor]:
     from tests.conftest_attacks import _digits
 
