@@ -17,6 +17,8 @@ or all at once for in-memory data: ``attacks.evaluate(classifier, x, y)``.
 from __future__ import annotations
 
 from attacks import fab as _fab  # noqa: F401  (registers attacks)
+from attacks import apgd as _apgd  # noqa: F401  (registers attacks)
+from attacks import autoattack as _autoattack  # noqa: F401
 from attacks import gradient as _gradient  # noqa: F401
 from attacks import gradient_free as _gradient_free  # noqa: F401
 from attacks import minimal as _minimal  # noqa: F401
@@ -43,10 +45,12 @@ from attacks.suite import (
     DEFAULT_LINF,
     DEFAULT_SUITE,
     MINIMAL,
+    SUITES,
     SuiteResult,
     create,
     describe_all,
     evaluate,
+    expand,
 )
 
 __all__ = [
@@ -59,6 +63,7 @@ __all__ = [
     "EOT",
     "EPS_TOL",
     "MINIMAL",
+    "SUITES",
     "Attack",
     "BudgetViolation",
     "FixedBudgetAttack",
@@ -73,6 +78,7 @@ __all__ = [
     "describe_all",
     "distance_summary",
     "evaluate",
+    "expand",
     "fooled_at",
     "records",
     "run_checks",

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import inspect
 import time
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,9 +54,16 @@ __all__ = [
     "SweepResult",
     "model_bounds",
     "perturbation_norm",
+    "sample_generators",
+    "sample_seeds",
     "true_model",
     "verify",
 ]
+
+
+#: salts of the base's own per-sample draws (attacks salt their random starts with small integers)
+_SUBSET_SALT = 0x5B5E7
+_TARGET_SALT = 0x7A26E7
 
 
 class BudgetViolation(RuntimeError):
@@ -119,6 +127,26 @@ def model_device(model: nn.Module) -> torch.device:
     for tensor in model.parameters():
         return tensor.device
     return torch.device("cpu")
+
+
+def sample_seeds(x: torch.Tensor, seed: int, salt: int) -> list[int]:
+    """One 64-bit seed per sample, keyed by ``(seed, image content, salt)``.
+
+    Every random draw of an attack goes through these, so a sample's draw does not depend on
+    the batch it arrives in, its position there, or which other samples are still attacked.
+    """
+    rows = x.detach().cpu().contiguous().numpy()
+    out = []
+    for row in rows:
+        key = np.random.SeedSequence([seed & 0xFFFFFFFF, zlib.crc32(row.tobytes()), salt & 0xFFFFFFFF])
+        hi, lo = key.generate_state(2)
+        out.append(int(hi) << 32 | int(lo))
+    return out
+
+
+def sample_generators(x: torch.Tensor, seed: int, salt: int) -> list[torch.Generator]:
+    """One CPU generator per sample, seeded by :func:`sample_seeds` (the one owner of the keying)."""
+    return [torch.Generator().manual_seed(k) for k in sample_seeds(x, seed, salt)]
 
 
 def successful(logits: torch.Tensor, y: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor:
@@ -214,7 +242,7 @@ class Attack(ABC, Hyperparameters):
         with torch.no_grad():
             logits = judge(x)
         clean_correct = (logits.argmax(1) == y).cpu().numpy()
-        tgt = self._targets(y, targets, int(logits.shape[1]), seed)
+        tgt = self._targets(x, y, targets, int(logits.shape[1]), seed)
         attackable = clean_correct & (tgt != y).cpu().numpy() if tgt is not None else clean_correct
         unique = sorted(set(eps))
         n = len(x)
@@ -222,7 +250,7 @@ class Attack(ABC, Hyperparameters):
         attacked = np.zeros(n, dtype=bool)
         distances = np.full(n, np.nan) if self.minimal else None
         examples: dict[float, torch.Tensor] = {}
-        idx = self._subset(np.flatnonzero(attackable), seed)
+        idx = self._subset(x, np.flatnonzero(attackable), seed)
         if len(idx):
             it = torch.as_tensor(idx, device=device)
             out = self._search(
@@ -267,14 +295,19 @@ class Attack(ABC, Hyperparameters):
     ) -> _Outcome:
         """Search adversarials for clean-correct ``x`` at ascending ``epsilons``, verified."""
 
-    def _subset(self, idx: np.ndarray, seed: int) -> np.ndarray:
-        """At most ``max_samples`` of the attackable positions (a seeded draw), when the attack sets it."""
+    def _subset(self, x: torch.Tensor, idx: np.ndarray, seed: int) -> np.ndarray:
+        """At most ``max_samples`` of the attackable positions, when the attack sets it.
+
+        The draw ranks samples by a key of their content (:func:`sample_seeds`), so which samples
+        are kept does not depend on their order; the cap itself applies per ``sweep`` call.
+        """
         if self.max_samples is None or len(idx) <= self.max_samples:
             return idx
-        return np.sort(np.random.default_rng(seed).choice(idx, size=self.max_samples, replace=False))
+        keys = np.array(sample_seeds(x[torch.as_tensor(idx, device=x.device)], seed, _SUBSET_SALT), dtype=np.uint64)
+        return np.sort(idx[np.argsort(keys, kind="stable")[: self.max_samples]])
 
     def _targets(
-        self, y: torch.Tensor, given: torch.Tensor | None, num_classes: int, seed: int
+        self, x: torch.Tensor, y: torch.Tensor, given: torch.Tensor | None, num_classes: int, seed: int
     ) -> torch.Tensor | None:
         if given is None and self.target is None:
             return None
@@ -291,9 +324,9 @@ class Attack(ABC, Hyperparameters):
                     f"targets should have shape {tuple(y.shape)} (one per sample), but got {tuple(given.shape)}."
                 )
             return given
-        if self.target == "random":
-            rng = np.random.default_rng(seed)
-            offset = torch.as_tensor(rng.integers(1, num_classes, size=len(y)), device=y.device)
+        if self.target == "random":  # a wrong class per sample, keyed by its content
+            draws = [np.random.default_rng(k).integers(1, num_classes) for k in sample_seeds(x, seed, _TARGET_SALT)]
+            offset = torch.as_tensor(draws, device=y.device, dtype=torch.long)
             return (y + offset) % num_classes
         if not 0 <= int(self.target) < num_classes:
             raise UsageError(f"target should be a class index in [0, {num_classes}), but got {self.target}.")

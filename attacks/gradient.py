@@ -21,14 +21,11 @@ Linf, normalized gradient for L2) followed by projection onto the ball and the b
 
 from __future__ import annotations
 
-import zlib
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attacks.base import ATTACKS, FixedBudgetAttack, model_bounds
+from attacks.base import ATTACKS, FixedBudgetAttack, model_bounds, sample_generators
 from attacks.geometry import Norm, normalize, project, random_in_ball
 from robustness.core import params
 from robustness.core.errors import UsageError
@@ -61,22 +58,10 @@ def input_gradient(total: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(x) if grad is None else torch.nan_to_num(grad)
 
 
-def sample_generators(x: torch.Tensor, seed: int, salt: int) -> list[torch.Generator]:
-    """One CPU generator per sample, keyed by ``(seed, image content, salt)``.
-
-    A sample's random draws then depend on nothing else: not on batch size, batch order or
-    which other samples share the batch.
-    """
-    gens = []
-    for row in x.detach().cpu().contiguous().numpy():
-        key = np.random.SeedSequence([seed & 0xFFFFFFFF, zlib.crc32(row.tobytes()), salt]).generate_state(2)
-        gens.append(torch.Generator().manual_seed(int(key[0]) << 32 | int(key[1])))
-    return gens
-
-
 def start_noise(x: torch.Tensor, norm: Norm, seed: int, salt: int) -> torch.Tensor:
     """Uniform points in the unit ball, one per sample, keyed by ``(seed, content, salt)``."""
-    noise = [random_in_ball(x.shape[1:], norm, gen) for gen in sample_generators(x, seed, salt)]
+    shape = torch.Size(x.shape[1:])
+    noise = [random_in_ball(shape, norm, gen) for gen in sample_generators(x, seed, salt)]
     if not noise:
         return torch.zeros_like(x)
     return torch.stack(noise).to(x.device, x.dtype)

@@ -1,11 +1,13 @@
-"""Gradient-free attacks through foolbox: repeated additive uniform noise and HopSkipJump.
+"""Gradient-free attacks: repeated additive uniform noise (own loop) and HopSkipJump (foolbox).
 
 They never read a gradient, so they are immune to gradient masking. The sanity checks
 (:mod:`attacks.sanity`) compare them with the gradient attacks: if one of these finds
 adversarials the gradient attacks missed, the gradients are not to be trusted.
 
-* ``noise_linf`` / ``noise_l2`` (fixed budget): ``repeats`` draws of uniform noise scaled to
-  the epsilon ball, keeping the first draw that fools. Cheap; catches gross masking.
+* ``noise_linf`` / ``noise_l2`` (fixed budget, own loop): ``repeats`` draws of uniform noise in
+  the Linf ball / on the L2 sphere (foolbox's repeated additive uniform noise), keeping the
+  first draw that fools. Draws are keyed per sample (:func:`attacks.gradient.start_noise`), so
+  results do not depend on batch size. Cheap; catches gross masking.
 * ``hsj_l2`` / ``hsj_linf`` (minimum norm, decision-based): HopSkipJump (Chen et al. 2020)
   from a blended-noise starting point.
 
@@ -23,16 +25,24 @@ import foolbox as fb
 import torch
 from torch import nn
 
-from attacks.base import ATTACKS, FixedBudgetAttack, MinimalAttack, model_bounds, model_device, successful
+from attacks.base import (
+    ATTACKS,
+    FixedBudgetAttack,
+    MinimalAttack,
+    model_bounds,
+    model_device,
+    sample_seeds,
+    successful,
+)
 from attacks.foolbox_bridge import criterion, foolbox_model, frozen, seeded
-from attacks.geometry import Norm, project
+from attacks.geometry import Norm, perturbation_norm, project
+from attacks.gradient import start_noise
 from robustness.core import params
 from robustness.core.errors import UsageError
 
 
 class _RepeatedNoise(FixedBudgetAttack):
     gradient_free = True
-    backend = "foolbox"
 
     def __init__(self, *, repeats: int = 10, max_samples: int | None = None) -> None:
         self.repeats = params.positive_int(self.name, "repeats", repeats)
@@ -49,16 +59,24 @@ class _RepeatedNoise(FixedBudgetAttack):
         targets: torch.Tensor | None,
         state: torch.Tensor | None,
     ) -> torch.Tensor:
+        """The first of ``repeats`` draws that fools (per sample), else the last draw."""
+        best = x.detach().clone()
         if epsilon == 0:
-            return x.clone()
-        cls = (
-            fb.attacks.LinfRepeatedAdditiveUniformNoiseAttack
-            if self.norm is Norm.LINF
-            else fb.attacks.L2RepeatedAdditiveUniformNoiseAttack
-        )
-        with seeded(seed, model_device(model)), frozen(model):
-            _, clipped, _ = cls(repeats=self.repeats)(foolbox_model(model), x, criterion(y, None), epsilons=[epsilon])
-        return project(x, clipped[0].detach(), epsilon, self.norm, model_bounds(model))
+            return best
+        bounds = model_bounds(model)
+        pending = torch.arange(len(x), device=x.device)
+        for r in range(self.repeats):
+            if not len(pending):
+                break
+            noise = start_noise(x[pending], self.norm, seed, r)
+            if self.norm is Norm.L2:  # foolbox's convention: on the sphere of radius epsilon
+                noise = noise / perturbation_norm(noise, Norm.L2).clamp_min(1e-12).view(-1, *[1] * (x.ndim - 1))
+            cand = project(x[pending], x[pending] + epsilon * noise, epsilon, self.norm, bounds)
+            best[pending] = cand
+            with torch.no_grad():
+                hit = successful(model(cand), y[pending], None)
+            pending = pending[~hit]
+        return best
 
 
 @ATTACKS.register("noise_linf")
@@ -121,23 +139,27 @@ class _HopSkipJump(MinimalAttack):
             )
             return best
         fmodel = foolbox_model(model)
-        with seeded(seed, model_device(model)), frozen(model), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # blended noise warns when some draws stay non-adversarial
-            init = fb.attacks.LinearSearchBlendedUniformNoiseAttack(
-                directions=self.init_directions, steps=self.init_steps
-            ).run(fmodel, x, criterion(y, None))
-            with torch.no_grad():
-                ok = successful(model(init), y, None)
-            if bool(ok.any()):
-                hsj = fb.attacks.HopSkipJumpAttack(
-                    steps=self.steps,
-                    initial_gradient_eval_steps=self.initial_gradient_eval_steps,
-                    max_gradient_eval_steps=self.max_gradient_eval_steps,
-                    constraint=self.norm.value,
-                )
-                adv = hsj.run(fmodel, x[ok], criterion(y[ok], None), starting_points=init[ok])
-                best[ok] = adv.detach().to(best.dtype)
+        for i, key in enumerate(sample_seeds(x, seed, 0)):  # one seeded run per sample: batch-size independent
+            with seeded(key, model_device(model)), frozen(model), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # blended noise warns when some draws stay non-adversarial
+                best[i : i + 1] = self._walk(fmodel, model, x[i : i + 1], y[i : i + 1])
         return best
+
+    def _walk(self, fmodel: fb.PyTorchModel, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        init = fb.attacks.LinearSearchBlendedUniformNoiseAttack(
+            directions=self.init_directions, steps=self.init_steps
+        ).run(fmodel, x, criterion(y, None))
+        with torch.no_grad():
+            ok = bool(successful(model(init), y, None).all())
+        if not ok:
+            return x
+        hsj = fb.attacks.HopSkipJumpAttack(
+            steps=self.steps,
+            initial_gradient_eval_steps=self.initial_gradient_eval_steps,
+            max_gradient_eval_steps=self.max_gradient_eval_steps,
+            constraint=self.norm.value,
+        )
+        return hsj.run(fmodel, x, criterion(y, None), starting_points=init).detach().to(x.dtype)
 
 
 @ATTACKS.register("hsj_l2")

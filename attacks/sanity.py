@@ -14,6 +14,12 @@ A failed check does not change any number; it says the numbers may be too optimi
 | ``single_step_beats_iterative`` | FGSM's robust accuracy is below PGD's by > ``gap`` |
 | ``not_converged`` | PGD with twice the steps lowers robust accuracy by > ``gap`` |
 | ``monotone`` | a result's robust accuracy rises with epsilon or exceeds clean accuracy (a bug) |
+| ``too_few_classes`` | a targeted attack (APGD-T, FAB-T, AutoAttack) asked for more target classes than the model has runners-up |
+| ``dynamic_forward`` | two identical forward passes run different modules (data-dependent control flow) |
+| ``square_stronger`` | Square fooled samples that every gradient attack of its norm missed |
+| ``flat_loss`` | cross-entropy gradients vanish on > ``zero_gradient_share`` of inputs where the DLR gradient does not |
+
+The last four are those of AutoAttack's ``checks.py`` the suite lacked, plus the flat-loss check.
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from attacks.adaptive import eot_samples
+from attacks.apgd import dlr_loss
 from attacks.base import ATTACKS, Attack, SweepResult, model_device, true_model
 from attacks.bookkeeping import fooled_at
 from attacks.geometry import Norm
@@ -68,6 +76,27 @@ _TEXT: dict[str, tuple[str, str]] = {
         "Doubling PGD's steps lowers robust accuracy noticeably: the attack has not converged, so the "
         "reported robust accuracy is too high.",
         "Raise steps (and restarts) until doubling them changes robust accuracy by under a point.",
+    ),
+    "too_few_classes": (
+        "A targeted attack asked for more target classes than the model has runner-up classes (or its loss "
+        "needs more classes than the model has): it ran with fewer targets or not at all, so the evaluation is "
+        "weaker than AutoAttack's.",
+        "Lower n_target_classes to num_classes - 1; for models with under 4 classes use APGD-CE and APGD-DLR.",
+    ),
+    "dynamic_forward": (
+        "The model runs different modules on identical inputs: data-dependent control flow or stateful layers, "
+        "so gradients may not describe the function being evaluated.",
+        "Make the forward pass deterministic for evaluation, or attack through BPDA/EOT and trust Square.",
+    ),
+    "square_stronger": (
+        "The gradient-free Square attack fooled samples that every gradient attack missed: the gradients are "
+        "masked or misleading, so the gradient attacks' robust accuracy is an overestimate.",
+        "Report the worst case including Square (--attacks autoattack) and look for gradient masking.",
+    ),
+    "flat_loss": (
+        "Cross-entropy gradients vanish on many inputs while the DLR loss still has a gradient: softmax is "
+        "saturated (large logits), so cross-entropy attacks stall.",
+        "Use scale-invariant losses: apgd_dlr_*, apgd_t_* or --attacks autoattack.",
     ),
     "monotone": (
         "Robust accuracy rose with epsilon or exceeded clean accuracy: the bookkeeping is broken.",
@@ -142,6 +171,10 @@ def run_checks(
         _single_step(results, gap),
         *_convergence(model, xs, ys, results, convergence_epsilon, gap, seed),
         _monotone(results),
+        _too_few_classes(model, xs, results),
+        _dynamic(model, xs),
+        _square(results),
+        _flat_loss(model, xs, ys, zero_gradient_share),
     ]
 
 
@@ -192,12 +225,15 @@ def _kind(result: SweepResult) -> type[Attack] | None:
     return ATTACKS.get(result.attack) if result.attack in ATTACKS else None
 
 
-def _gradient_free(results: Sequence[SweepResult], threshold: float) -> SanityFlag:
+def _gradient_free(
+    results: Sequence[SweepResult], threshold: float, *, check: str = "gradient_free_stronger", prefix: str = ""
+) -> SanityFlag:
+    """Largest share of attacked samples a gradient-free attack (named ``prefix...``) fooled that all gradient ones missed."""
     worst, detail = 0.0, None
     for norm in Norm:
         group = [r for r in results if r.norm is norm and _kind(r) is not None]
         grads = [r for r in group if not _kind(r).gradient_free]
-        frees = [r for r in group if _kind(r).gradient_free] if grads else []
+        frees = [r for r in group if _kind(r).gradient_free and r.attack.startswith(prefix)] if grads else []
         for free in frees:
             base = free.clean_correct & (free.attacked if free.attacked is not None else True)
             for e in free.epsilons:
@@ -210,9 +246,9 @@ def _gradient_free(results: Sequence[SweepResult], threshold: float) -> SanityFl
                         f"{norm.value} eps={e:g} that {', '.join(g.attack for g in grads)} all missed"
                     )
     if detail is None:
-        detail = "no gradient-free and gradient results to compare"
-        return _flag("gradient_free_stronger", True, None, threshold, detail, skipped=True)
-    return _flag("gradient_free_stronger", worst <= threshold, worst, threshold, detail)
+        detail = f"no {prefix or 'gradient-free'} and gradient results to compare"
+        return _flag(check, True, None, threshold, detail, skipped=True)
+    return _flag(check, worst <= threshold, worst, threshold, detail)
 
 
 def _large_budget(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor, epsilon: float, seed: int) -> SanityFlag:
@@ -297,3 +333,68 @@ def _monotone(results: Sequence[SweepResult]) -> SanityFlag:
         if max(rise, above) > worst:
             worst, where = max(rise, above), f"{r.attack}: rises by {rise:.3g}, exceeds clean by {above:.3g}"
     return _flag("monotone", worst == 0.0, worst, 0.0, where)
+
+
+def _too_few_classes(model: nn.Module, xs: torch.Tensor, results: Sequence[SweepResult]) -> SanityFlag:
+    with torch.no_grad():
+        classes = int(true_model(model)(xs[:1]).shape[1]) if len(xs) else 0
+    short = []
+    for r in results:
+        kind = _kind(r)
+        wanted = int(r.hyperparameters.get("n_target_classes", 0))
+        if kind is not None and getattr(kind, "composite", False):
+            wanted = {"standard": 9, "lite": 3}.get(getattr(kind, "version", ""), 0)
+        needed = max(getattr(kind, "min_classes", 2), wanted + 1 if wanted else 0)
+        if wanted or needed > 2:
+            short.append((r.attack, wanted, needed))
+    if not short:
+        return _flag("too_few_classes", True, None, None, "no targeted or DLR attack ran", skipped=True)
+    bad = [f"{a} wants {w} targets / {n} classes" for a, w, n in short if classes < n]
+    detail = f"the model has {classes} classes" + (f"; {', '.join(bad)}" if bad else "; every targeted attack fits")
+    return _flag("too_few_classes", not bad, float(classes), float(max(n for _, _, n in short)), detail)
+
+
+def _module_trace(model: nn.Module, xs: torch.Tensor) -> list[int]:
+    trace: list[int] = []
+    modules = list(true_model(model).modules())
+    handles = [m.register_forward_hook(lambda m, i, o, k=k: trace.append(k)) for k, m in enumerate(modules)]
+    try:
+        with torch.no_grad():
+            true_model(model)(xs)
+    finally:
+        for h in handles:
+            h.remove()
+    return trace
+
+
+def _dynamic(model: nn.Module, xs: torch.Tensor) -> SanityFlag:
+    first, second = _module_trace(model, xs[:8]), _module_trace(model, xs[:8])
+    changed = first != second
+    detail = f"{len(first)} module calls in the first pass, {len(second)} in the second" + (
+        ", in a different order" if changed and len(first) == len(second) else ""
+    )
+    return _flag("dynamic_forward", not changed, float(changed), 0.0, detail)
+
+
+def _square(results: Sequence[SweepResult]) -> SanityFlag:
+    return _gradient_free(results, 0.0, check="square_stronger", prefix="square")
+
+
+def _grad_norms(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor, loss: str) -> torch.Tensor:
+    xg = xs.detach().clone().requires_grad_(True)
+    logits = model(xg)
+    value = F.cross_entropy(logits, ys, reduction="sum") if loss == "ce" else dlr_loss(logits, ys).sum()
+    (grad,) = torch.autograd.grad(value, xg, allow_unused=True) if value.requires_grad else (None,)
+    return torch.zeros(len(xs)) if grad is None else torch.nan_to_num(grad).flatten(1).abs().amax(1).cpu()
+
+
+def _flat_loss(model: nn.Module, xs: torch.Tensor, ys: torch.Tensor, threshold: float) -> SanityFlag:
+    with torch.no_grad():
+        classes = int(true_model(model)(xs[:1]).shape[1]) if len(xs) else 0
+    if classes < 3:
+        return _flag("flat_loss", True, None, threshold, f"DLR needs >= 3 classes, the model has {classes}", skipped=True)
+    ce, dlr = _grad_norms(model, xs, ys, "ce"), _grad_norms(model, xs, ys, "dlr")
+    flat = (ce < 1e-20) & (dlr > 1e-6)  # exp(-46): softmax saturated in float32
+    share = float(flat.float().mean()) if len(xs) else 0.0
+    detail = f"{share:.1%} of {len(xs)} inputs: cross-entropy gradient below 1e-20 while the DLR gradient is not"
+    return _flag("flat_loss", share <= threshold, share, threshold, detail)

@@ -22,7 +22,7 @@ from attacks.geometry import Norm, as_norm
 from attacks.sanity import SanityFlag, run_checks
 from robustness.core import params
 from robustness.core.budgets import DEFAULT_EPS_L2, DEFAULT_EPS_LINF
-from robustness.core.errors import UsageError
+from robustness.core.errors import UsageError, unknown_name
 
 #: Linf: single-step, iterative, minimum-norm (DeepFool) and a gradient-free floor
 DEFAULT_LINF: tuple[str, ...] = ("fgsm", "pgd_linf", "deepfool_linf", "noise_linf")
@@ -33,10 +33,38 @@ DEFAULT_LINF: tuple[str, ...] = ("fgsm", "pgd_linf", "deepfool_linf", "noise_lin
 DEFAULT_L2: tuple[str, ...] = ("pgd_l2", "deepfool_l2", "ddn_l2", "hsj_l2")
 #: what ``--attacks default`` runs
 DEFAULT_SUITE: tuple[str, ...] = DEFAULT_LINF + DEFAULT_L2
+#: named suites ``--attacks`` (and ``attacks=`` in a config) accepts besides attack names;
+#: ``all`` is every registered attack that is not a composite of others
+SUITES: dict[str, tuple[str, ...]] = {
+    "default": DEFAULT_SUITE,
+    "autoattack": ("autoattack_linf", "autoattack_l2"),
+    "autoattack-rand": ("autoattack_rand_linf", "autoattack_rand_l2"),
+}
 #: the minimum-norm attack whose distances the report summarizes, per norm
 MINIMAL: dict[Norm, str] = {Norm.LINF: "deepfool_linf", Norm.L2: "ddn_l2"}
 #: the default budgets per norm (defined once in :mod:`robustness.core.budgets`)
 DEFAULT_EPSILONS: dict[Norm, tuple[float, ...]] = {Norm.LINF: DEFAULT_EPS_LINF, Norm.L2: DEFAULT_EPS_L2}
+
+
+def expand(names: Sequence[str]) -> list[str]:
+    """Registered attack names for ``names`` (attack names, suite names, ``all``, ``none``), deduplicated.
+
+    Unknown names raise :class:`~robustness.core.errors.UsageError` listing what exists.
+    """
+    out: list[str] = []
+    for name in names:
+        if name == "none":
+            continue
+        if name in SUITES:
+            expanded = list(SUITES[name])
+        elif name == "all":
+            expanded = [n for n, cls in ATTACKS.items() if not getattr(cls, "composite", False)]
+        else:
+            if name not in ATTACKS:
+                raise unknown_name("attack", name, [*SUITES, "all", "none", *ATTACKS])
+            expanded = [name]
+        out.extend(n for n in expanded if n not in out)
+    return out
 
 
 def create(name: str, **hyperparameters: Any) -> Attack:
@@ -115,7 +143,7 @@ def evaluate(
     for attack in objs:
         start = time.perf_counter()
         parts = [
-            attack.sweep(model, x[i : i + batch_size], y[i : i + batch_size], eps[attack.norm], seed=seed + i)
+            attack.sweep(model, x[i : i + batch_size], y[i : i + batch_size], eps[attack.norm], seed=seed)
             for i in range(0, len(x), batch_size)
         ]
         results.append(concat(parts))

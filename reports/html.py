@@ -33,6 +33,15 @@ from reports.html_parts import (
 from reports.html_sections import attack_section, corruption_section, summary_section
 from reports.model import RunReport, RunSummary
 from robustness.core.enums import CellKind
+from reports.tables import (
+    clean_accuracy,
+    hyperparameter_rows,
+    most_damaging,
+    pct,
+    points,
+    skipped_notes,
+    with_drop,
+)
 
 SECTIONS = (
     ("summary", "Summary"),

@@ -25,6 +25,7 @@ from reports.html_parts import (
 )
 from reports.model import RunReport
 from reports.tables import (
+    evaluation_grade,
     clean_accuracy,
     hyperparameter_rows,
     most_damaging,
@@ -90,7 +91,8 @@ def summary_cards(report: RunReport, df: pd.DataFrame) -> list[str]:
             card(
                 f"robust accuracy ({row['norm']}, ε {row['epsilon']:.4g})",
                 pct(row["accuracy"]),
-                f"worst case over the attack suite · 95% CI {pct(row['ci_low'])}–{pct(row['ci_high'])}",
+                f"worst case over the attack suite · 95% CI {pct(row['ci_low'])}–{pct(row['ci_high'])} · "
+                f"{evaluation_grade(df, str(row['norm']))[1]}",
                 "bad",
             )
         )
@@ -295,6 +297,11 @@ def attack_section(report: RunReport, figs: Mapping[str, bytes]) -> Html:
             "fool it at that budget; every adversarial example is re-checked on the model and inside the budget. "
             "The worst case is per example over every attack of the suite with that norm."
         ),
+        *[
+            note(f"Evaluation ({n}): {text}.", "info" if ok else "warn")
+            for n in sorted(att["norm"].unique())
+            for ok, text in [evaluation_grade(res, str(n))]
+        ],
         figure(
             figs.get("attack_curves"),
             "robust accuracy vs epsilon",

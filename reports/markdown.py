@@ -10,6 +10,8 @@ import pandas as pd
 
 from reports.tables import (
     clean_accuracy,
+    effective_robustness_rows,
+    evaluation_grade,
     hyperparameter_rows,
     most_damaging,
     p_text,
@@ -76,7 +78,8 @@ def summary_section(df: pd.DataFrame, top: int = 5) -> list[str]:
     worst = df[(df["kind"] == CellKind.ATTACK) & (df["perturbation"] == WORST_CASE)]
     for norm, group in worst.groupby("norm"):
         cells = ", ".join(f"{pct(a)} at {fmt_eps(e)}" for e, a in zip(group["epsilon"], group["accuracy"]))
-        lines.append(f"- Robust accuracy ({norm}, worst case over the attack suite): {cells}")
+        grade = evaluation_grade(df, str(norm))[1]
+        lines.append(f"- Robust accuracy ({norm}, worst case over the attack suite): {cells}; {grade}")
     damaging = most_damaging(df, top)
     if len(damaging):
         lines += ["", f"The {len(damaging)} most damaging perturbations:", ""]
@@ -140,6 +143,7 @@ def attack_section(df: pd.DataFrame) -> list[str]:
         names = [n for n in wide.index if n != WORST_CASE] + ([WORST_CASE] if WORST_CASE in wide.index else [])
         rows = [[f"**{n}**" if n == WORST_CASE else n, *[pct(wide.loc[n].get(e)) for e in epsilons]] for n in names]
         lines += ["", f"### {norm}", "", make_table(["attack", *[f"eps {fmt_eps(e)}" for e in epsilons]], rows)]
+        lines += ["", f"Evaluation: {evaluation_grade(df, str(norm))[1]}."]
     for text in skipped_notes(df):
         lines += ["", f"Note: {text}"]
     return lines

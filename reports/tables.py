@@ -178,3 +178,17 @@ def effective_robustness_rows(er: pd.DataFrame) -> list[list[str]]:
          points(r["effective_robustness"])]
         for _, r in er.iterrows()
     ]  # fmt: skip
+
+
+def evaluation_grade(tidy_df: pd.DataFrame, norm: str) -> tuple[bool, str]:
+    """Whether a norm's worst case is AutoAttack-grade, read from which attacks ran, and a one-line reason.
+
+    AutoAttack-grade: ``autoattack_<norm>`` (standard) or ``autoattack_rand_<norm>`` (randomized models)
+    is among the attack cells. Anything else is weaker and the line says how to get a quotable number.
+    """
+    ran = set(tidy_df.loc[(tidy_df["kind"] == "attack") & (tidy_df["norm"] == norm), "perturbation"])
+    if f"autoattack_{norm}" in ran:
+        return True, "AutoAttack-grade (AutoAttack standard ran: APGD-CE, APGD-T, FAB-T, Square)"
+    if f"autoattack_rand_{norm}" in ran:
+        return True, "AutoAttack-grade for randomized models (AutoAttack rand ran: APGD-CE, APGD-DLR with EOT)"
+    return False, "weaker than AutoAttack (an upper bound; rerun with --attacks autoattack to quote it)"

@@ -7,16 +7,16 @@ import json
 import numpy as np
 import pytest
 import torch
-from tests.conftest_attacks import digits, make_quantized, make_randomized, make_softmaxed, net  # noqa: F401
 
 import attacks
 from attacks.sanity import SanityFlag, run_checks
 from robustness.core.errors import UsageError
+from tests.conftest_attacks import digits, make_quantized, make_randomized, make_softmaxed, net  # noqa: F401
 
 LINF = (0.1, 0.2, 0.3)
 
 
-def _flags(model, x, y, names=("fgsm", "pgd_linf", "noise_linf"), **kw) -> dict[str, SanityFlag]:  # noqa: ANN001
+def _flags(model, x, y, names=("fgsm", "pgd_linf", "noise_linf"), **kw) -> dict[str, SanityFlag]:
     results = [attacks.create(n, **({"max_samples": None} if n.startswith("noise") else {})).sweep(model, x, y, LINF) for n in names]
     return {f.check: f for f in run_checks(model, x, y, results, max_samples=120, **kw)}
 
@@ -175,3 +175,69 @@ def test_monotone_flags_results_the_sweep_did_not_make(robust: list, clean: list
     flags = {f.check: f for f in run_checks(_Constant(), torch.zeros(2, 1, 4, 4), torch.zeros(2, dtype=torch.long),
                                             [result], max_samples=2)}
     assert not flags["monotone"].passed and flags["monotone"].value > 0
+
+
+# AutoAttack's checks (issue 11): each raised on a model or result made for it, and quiet on a plain one
+def _aa_flags(model, x, y, results=()) -> dict[str, SanityFlag]:
+    return {f.check: f for f in run_checks(model, x, y, list(results), max_samples=40)}
+
+
+def test_too_few_classes_for_targeted_attacks(digits) -> None:  # noqa: F811
+    x, y = digits
+    wide = attacks.SweepResult("apgd_t_linf", attacks.Norm.LINF, (0.1,), np.ones((1, 4), dtype=bool),
+                               np.ones(4, dtype=bool), hyperparameters={"n_target_classes": 9})  # fmt: skip
+    few = _Constant()  # two classes
+    flag = _aa_flags(few, x[:8], torch.zeros(8, dtype=torch.long), [wide])["too_few_classes"]
+    assert not flag.passed and "apgd_t_linf wants 9 targets" in flag.detail
+    from tests.conftest_attacks import make_classifier
+
+    assert _aa_flags(make_classifier(), x[:8], y[:8], [wide])["too_few_classes"].passed
+
+
+class _Dynamic(torch.nn.Module):
+    """Runs an extra layer on every other call: a forward pass that changes between calls."""
+
+    bounds = (0.0, 1.0)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin, self.extra, self.calls = torch.nn.Linear(64, 10), torch.nn.Identity(), 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        out = self.lin(x.flatten(1))
+        return self.extra(out) if self.calls % 2 else out
+
+
+def test_dynamic_forward_is_flagged(net, digits) -> None:  # noqa: F811
+    x, y = digits
+    assert not _aa_flags(_Dynamic(), x[:8], y[:8])["dynamic_forward"].passed
+    assert _aa_flags(net, x[:8], y[:8])["dynamic_forward"].passed
+
+
+def test_square_stronger_than_gradient_attacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Square(attacks.FixedBudgetAttack):  # stands in for attacks.square until it is registered
+        name, norm, gradient_free = "square_linf", attacks.Norm.LINF, True
+
+        def perturb(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+    if "square_linf" not in attacks.ATTACKS:
+        monkeypatch.setitem(attacks.ATTACKS._items, "square_linf", Square)
+    clean = np.ones(4, dtype=bool)
+    grad = attacks.SweepResult("apgd_ce_linf", attacks.Norm.LINF, (0.1,), np.array([[True, True, True, False]]), clean)
+    caught = attacks.SweepResult("square_linf", attacks.Norm.LINF, (0.1,), np.array([[True, False, True, False]]), clean)
+    same = attacks.SweepResult("square_linf", attacks.Norm.LINF, (0.1,), np.array([[True, True, True, False]]), clean)
+    x, y = torch.zeros(2, 1, 4, 4), torch.zeros(2, dtype=torch.long)
+    flag = _aa_flags(_Constant(), x, y, [grad, caught])["square_stronger"]
+    assert not flag.passed and flag.value == 0.25
+    assert _aa_flags(_Constant(), x, y, [grad, same])["square_stronger"].passed
+
+
+def test_flat_cross_entropy_is_flagged(net, digits) -> None:  # noqa: F811
+    from tests.helpers.autoattack_ref import make
+
+    x, y = digits
+    flag = _aa_flags(make("flat"), x[:40], y[:40])["flat_loss"]
+    assert not flag.passed and flag.value > 0.5
+    assert _aa_flags(net, x[:40], y[:40])["flat_loss"].passed

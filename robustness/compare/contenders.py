@@ -19,7 +19,7 @@ import yaml
 from robustness.core.errors import UsageError
 from robustness.run.config import DEFAULT_OUT, AuditConfig
 
-DEFAULT_ATTACKS = ("pgd_linf", "pgd_l2")
+DEFAULT_ATTACKS = ("apgd_lite_linf", "apgd_lite_l2")
 DEFAULT_EPS = (0.05, 0.1, 0.2)
 DEFAULT_EPS_L2 = (0.25, 0.5, 1.0)
 

@@ -27,7 +27,7 @@ import numpy as np
 from robustness.core.enums import WORST_CASE
 from robustness.results.records import ADVERSARIAL, FRAGILE, GRID
 from robustness.results.store import Store
-from robustness.run.plan import CLEAN, attack_cell, attack_seed, corruption_cell
+from robustness.run.plan import CLEAN, attack_cell, corruption_cell
 
 if TYPE_CHECKING:
     import torch
@@ -195,9 +195,8 @@ def save_adversarial_examples(prep: Prepared, store: Store, bits: dict[str, np.n
     order = np.flatnonzero(fooled[epsilon])[:EXAMPLES_PER_ATTACK]
     positions = np.asarray(prep.positions)[order]
     x, y = prep.dataset.load(positions)
-    seed = attack_seed(prep.config.seed, prep.dataset.indices[positions[0]])
-    attack = attacks.create(task.name, **task.params)
-    result = attack.sweep(attack_model(prep), x, y, [epsilon], seed=seed, keep_examples=True)
+    attack = attacks.create(task.name, **task.params)  # per-sample keyed draws: the cell's own examples
+    result = attack.sweep(attack_model(prep), x, y, [epsilon], seed=prep.config.seed, keep_examples=True)
     adv = result.examples.get(epsilon, x)
     adv_pred = _predict(prep, adv)
     clean_pred = _predict(prep, x)
@@ -362,9 +361,8 @@ def adversarial_versions(
         if task is None:
             continue
         x, y = images[rows], labels[rows]
-        seed = attack_seed(prep.config.seed, chosen[rows[0]]["sample_id"])
         result = attacks.create(name, **task.params).sweep(
-            attack_model(prep), x, y, [epsilon], seed=seed, keep_examples=True
+            attack_model(prep), x, y, [epsilon], seed=prep.config.seed, keep_examples=True
         )
         if epsilon in result.examples:
             for j, k in enumerate(rows):

@@ -18,7 +18,7 @@ import attacks
 from robustness import corruptions, defenses
 from robustness.data.loader import BatchTransform, JobBatch, grid_batches, loader_workers
 from robustness.results.store import CellResult, Store
-from robustness.run.plan import CLEAN, AttackTask, Cell, attack_cell, attack_seed
+from robustness.run.plan import CLEAN, AttackTask, Cell, attack_cell
 from robustness.run.prepare import Prepared
 
 
@@ -112,8 +112,9 @@ def evaluate_attack(prep: Prepared, task: AttackTask) -> AttackOutcome:
     model = defenses.attack_model(prep.config, prep.classifier)  # success is still judged on prep.classifier
     parts = []
     for batch in prep.dataset.batches(prep.config.batch_size, prep.positions):
-        seed = attack_seed(prep.config.seed, batch.indices[0])
-        result = attack.sweep(model, batch.images, batch.labels, task.epsilons, seed=seed)
+        # one seed for every batch: attacks key their draws per sample (seed, image content), so the
+        # bits do not depend on --batch-size
+        result = attack.sweep(model, batch.images, batch.labels, task.epsilons, seed=prep.config.seed)
         skipped = np.zeros(result.n, dtype=bool) if result.attacked is None else result.clean_correct & ~result.attacked
         parts.append(AttackOutcome(result.robust, skipped, result.distances))
     if not parts:

@@ -15,8 +15,6 @@ from robustness.core.enums import WORST_CASE, CellKind
 from robustness.core.errors import UsageError
 from robustness.run.config import AuditConfig
 
-#: spreads the audit seed apart so seeds of neighbouring batches and audits do not collide
-SEED_STRIDE = 1_000_003
 
 
 @dataclass(frozen=True)
@@ -79,35 +77,11 @@ def attack_cell(name: str, norm: str, epsilon: float) -> Cell:
     return Cell(key, CellKind.ATTACK, name, "attack", epsilon=float(epsilon), norm=norm)
 
 
-def attack_seed(seed: int, first_sample: int) -> int:
-    """The seed of an attack's random draws on a batch: the audit ``seed`` and the batch's first sample index.
-
-    Every place that re-runs an attack on stored samples (cells, report pictures) calls this, so a
-    picture shows the adversarial example the cell counted.
-
-    >>> attack_seed(0, 17), attack_seed(1, 0)
-    (17, 1000003)
-    """
-    return int(seed) * SEED_STRIDE + int(first_sample)
-
-
 def resolve_attacks(names: tuple[str, ...]) -> list[str]:
-    """Expand ``default``/``none``/``all`` and check names against the attack registry."""
+    """Expand suite names (``default``, ``autoattack``, ...), ``none`` and ``all``; check names against the registry."""
     import attacks
 
-    out: list[str] = []
-    for name in names:
-        if name == "none":
-            continue
-        if name == "default":
-            expanded = list(attacks.DEFAULT_SUITE)
-        elif name == "all":
-            expanded = list(attacks.ATTACKS)
-        else:
-            attacks.ATTACKS.get(name)  # raises with the list of what exists
-            expanded = [name]
-        out.extend(n for n in expanded if n not in out)
-    return out
+    return attacks.expand(names)
 
 
 def make_plan(config: AuditConfig) -> Plan:
