@@ -25,6 +25,8 @@ from reports.significance import (
     sign_flip_test,
 )
 from robustness.compare.contenders import RunRef
+from robustness.compare.explain import explain_differences
+from robustness.results.records import load_samples
 from robustness.core.errors import UsageError
 
 
@@ -45,6 +47,8 @@ class RunData:
     certified_prediction: np.ndarray | None = None
     certified_radius: np.ndarray | None = None
     naive: RunData | None = None
+    #: per-sample output records per cell (robustness.results.outputs), for calibration differences
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
 
     def certified_bits(self, radius: float) -> np.ndarray:
         assert self.certified_prediction is not None and self.certified_radius is not None
@@ -69,6 +73,7 @@ def load_run(store: Any, label: str, run_id: str) -> RunData:
         certified=certified,
         certified_prediction=store.artifact(run_id, "certified/prediction") if certified else None,
         certified_radius=store.artifact(run_id, "certified/radius") if certified else None,
+        outputs=load_samples(store, run_id).outputs,
     )
 
 
@@ -114,6 +119,8 @@ class Comparison:
     notes: list[str]
     dropped: list[str]
     methods: dict[str, str]
+    #: calibration and per-class differences to the baseline (robustness.compare.explain), by frame name
+    explain: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def _cell_meta(runs: list[RunData]) -> tuple[pd.DataFrame, list[str]]:
@@ -336,4 +343,6 @@ def compare_runs(store_path: str | Path, labeled: list[RunRef], **options: Any) 
             if ref.naive_run_id:
                 data.naive = load_run(store, f"{ref.label} (naive)", ref.naive_run_id)
             runs.append(data)
-    return analyze(runs, **options)
+    cmp = analyze(runs, **options)
+    cmp.explain = explain_differences(runs, **{k: v for k, v in options.items() if k in ("confidence", "seed")})
+    return cmp

@@ -69,6 +69,7 @@ def render_markdown(cmp: Comparison, record: dict[str, Any]) -> str:
         *_attack_section(cmp.table),
         *_naive_section(cmp.table),
         *_certified_section(cmp),
+        *_explain_section(cmp),
         *_ranking_section(cmp),
         "## Methods",
         "",
@@ -240,6 +241,13 @@ def _certified_section(cmp: Comparison) -> list[str]:
     ]
 
 
+def _explain_section(cmp: Comparison) -> list[str]:
+    from reports.explain_compare import comparison_lines
+
+    frames = cmp.explain
+    return comparison_lines(frames.get("calibration", pd.DataFrame()), frames.get("per_class", pd.DataFrame()))
+
+
 def comparison_id(refs: list[RunRef]) -> str:
     blob = json.dumps([asdict(r) for r in refs], sort_keys=True).encode()
     return f"compare-{hashlib.sha256(blob).hexdigest()[:10]}"
@@ -300,6 +308,7 @@ def write_comparison(cmp: Comparison, config: CompareConfig, refs: list[RunRef])
         "comparison.csv": cmp.table.to_csv(index=False, float_format="%.6g"),
         "rankings.csv": cmp.rankings.to_csv(index=False, float_format="%.6g"),
         "compare.json": json.dumps(record, indent=2, sort_keys=True, default=str),
+        **{f"{name}_differences.csv": frame.to_csv(index=False, float_format="%.6g") for name, frame in cmp.explain.items()},
     }
     atomic_folder(out_dir, files)
     return out_dir
