@@ -48,8 +48,8 @@ def explain_figures(report: RunReport, ex: Explanations | None) -> dict[str, byt
 # rows shared by both formats ----------------------------------------------------------------
 def fragile_rows(ex: Explanations) -> list[list[str]]:
     return [
-        [r["group"], r["class_name"], pct(r["clean_accuracy"]), pct(r["accuracy"]), points(-r["drop"]),
-         points(-r["mean_drop"])]  # fmt: skip
+        [r["group"], r["class_name"], pct(r["clean_accuracy"]), pct(r["accuracy"]), points(0.0 - r["drop"]),
+         points(0.0 - r["mean_drop"])]  # fmt: skip
         for _, r in ex.fragile_classes.iterrows()
     ]
 
@@ -58,7 +58,10 @@ FRAGILE_HEADER = ["family", "most fragile class", "clean", "under the family", "
 
 
 def confusion_lines(ex: Explanations, kind: str) -> list[str]:
-    rows = ex.confusions[ex.confusions["kind"] == kind].head(TOP_CONFUSIONS)
+    """The largest created confusions of ``kind``, each (perturbation, true, predicted) once: at its largest count
+    (the first such cell: the lowest severity or budget reaching it)."""
+    rows = ex.confusions[ex.confusions["kind"] == kind]
+    rows = rows.drop_duplicates(["perturbation", "true", "predicted"]).head(TOP_CONFUSIONS)
     return [describe_confusion(r) for _, r in rows.iterrows()]
 
 
@@ -121,7 +124,8 @@ def explain_html(report: RunReport, figs: Mapping[str, bytes], ex: Explanations 
         return section(ANCHOR, TITLE, note("No per-sample records were gathered for this report.", "warn"))
     parts: list[str] = [Html("<h3>Per class</h3>")]
     parts.append(figure(figs.get("class_drop"), "accuracy drop per class and family",
-                        "Accuracy drop from clean (points) per true class; attack columns: the worst case over budgets."))  # fmt: skip
+                        "Accuracy drop from clean (points) per true class: mean over a family's cells; attack columns: the "
+                        "suite's per-example worst case, mean over budgets."))  # fmt: skip
     if len(ex.fragile_classes):
         parts.append(table(FRAGILE_HEADER, fragile_rows(ex), align="llrrrr"))
     for kind, title in (("corruption", "corruptions"), ("attack", "attacks")):
@@ -148,7 +152,7 @@ def explain_markdown(report: RunReport, figures: Mapping[str, str], ex: Explanat
     lines = [f"## {TITLE}", "", "### Per class", ""]
     if len(ex.class_drop):
         drop = ex.class_drop
-        rows = [[name, *[points(-v) for v in row]] for name, row in zip(drop.index, drop.to_numpy())]
+        rows = [[name, *[points(0.0 - v) for v in row]] for name, row in zip(drop.index, drop.to_numpy())]
         lines += ["Accuracy change from clean per true class (points):", "",
                   make_table(["class", *drop.columns], rows), ""]  # fmt: skip
     if len(ex.fragile_classes):
