@@ -201,3 +201,14 @@ def test_audit_stores_outputs_per_cell_and_writes_per_class_csv(tmp_path: Path, 
     assert calibration["bins"].eq(15).all() and calibration["ece"].between(0, 1).all()
     report = (outcome.out_dir / "report.md").read_text()
     assert "## What broke" in report and "Selective prediction" in report and "Where the model looked" in report
+
+
+def test_torchvision_model_gets_grad_cam_on_its_last_convolution() -> None:
+    import torchvision
+
+    torch.manual_seed(0)
+    clf = Classifier(torchvision.models.resnet18(num_classes=3).eval(), num_classes=3, input_shape=(3, 32, 32))
+    method, note = method_of(clf)
+    assert "Grad-CAM" in method and "layer4.1.conv2" in method and note == ""
+    maps = attribution_maps(clf, torch.rand(2, 3, 32, 32), torch.tensor([0, 2]))
+    assert maps.shape == (2, 32, 32) and maps.dtype == np.uint8
