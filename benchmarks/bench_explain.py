@@ -1,7 +1,8 @@
 """Cost of the per-sample outputs and attribution maps (issue 14): store bytes and seconds per run.
 
-Run: ``python benchmarks/bench_explain.py STORE RUN_ID`` on a finished default audit
-(``robustness audit``), e.g. ``python benchmarks/bench_explain.py robustness-runs/store.sqlite <run id>``.
+Run: ``python benchmarks/bench_explain.py STORE RUN_ID [ATTACK,...]`` on a finished default audit
+(``robustness audit``), e.g. ``python benchmarks/bench_explain.py robustness-runs/store.sqlite <run id> fgsm,pgd_linf``
+(the attacks to re-time; default: every attack of the run).
 
 * storage: the store file size as written, and the size of a copy with the run's ``outputs/*``
   and ``report/attribution*`` artifacts deleted and both copies vacuumed (so only the new rows differ);
@@ -85,7 +86,8 @@ def main() -> None:
     new = timed(cells.evaluate_clean, prep)
     old = timed(bare_clean, prep)
     rows.append(f"clean cell: {new:.2f} s with records, {old:.2f} s argmax only")
-    for task in prep.plan.attack_tasks:
+    chosen = sys.argv[3].split(",") if len(sys.argv) > 3 else [t.name for t in prep.plan.attack_tasks]
+    for task in [t for t in prep.plan.attack_tasks if t.name in chosen]:
         new, old = timed(cells.evaluate_attack, prep, task), timed(bare_attack, prep, task)
         rows.append(f"{task.name}: {new:.1f} s with records (kept examples), {old:.1f} s bare sweep")
     with tempfile.TemporaryDirectory() as tmp:
