@@ -89,7 +89,7 @@ def calibration_row(
     """Every per-cell number of the confidence tables, for one set of samples."""
     conf, ok = _check(confidence, correct)
     return {
-        "n": int(len(conf)),
+        "n": len(conf),
         "accuracy": float(ok.mean()) if len(ok) else float("nan"),
         "mean_confidence": float(conf.mean()) if len(conf) else float("nan"),
         "ece": expected_calibration_error(conf, ok, n_bins=n_bins),

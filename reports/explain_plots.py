@@ -48,7 +48,7 @@ def reliability_figure(reliability: pd.DataFrame, n_bins: int) -> Figure | None:
         share = bins["count"] / bins["count"].sum()
         centers = 100 * (bins["low"] + width / 2)
         ax.bar(centers, 100 * share, width=100 * width * 0.9, color="0.85", label="share of samples (%)")
-        ax.plot([0, 100], [0, 100], **{"color": "0.4", "linestyle": "--", "linewidth": 1})
+        ax.plot([0, 100], [0, 100], color="0.4", linestyle="--", linewidth=1)
         ax.plot(100 * bins["confidence"], 100 * bins["accuracy"], "o-", color="#c0392b", label="accuracy in bin")
         ax.set_xlim(0, 100)
         ax.set_ylim(0, 102)

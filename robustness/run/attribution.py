@@ -116,7 +116,8 @@ def _adversarial_examples(
     metas = [store.artifact(prep.run_id, f"{ADVERSARIAL}/{t.name}") for t in prep.plan.attack_tasks]
     metas = [m for m in metas if isinstance(m, dict) and m.get("samples")]
     for norm in sorted({m["norm"] for m in metas}, key=lambda n: (n != "linf", n)):
-        chosen = sorted((m for m in metas if m["norm"] == norm), key=lambda m: (not m["attack"].startswith("pgd"), m["attack"]))[0]
+        same = [m for m in metas if m["norm"] == norm]
+        chosen = min(same, key=lambda m: (not m["attack"].startswith("pgd"), m["attack"]))
         deltas = store.artifact(prep.run_id, f"{ADVERSARIAL}/{chosen['attack']}/deltas")
         sample = chosen["samples"][0]
         x, _ = prep.dataset.load(np.asarray([prep.positions[int(sample["sample"])]]))
