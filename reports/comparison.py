@@ -51,6 +51,8 @@ class RunData:
     certified_prediction: np.ndarray | None = None
     certified_radius: np.ndarray | None = None
     naive: RunData | None = None
+    #: per-sample output records per cell (robustness.results.outputs), for calibration differences
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)
 
     def certified_bits(self, radius: float) -> np.ndarray:
         assert self.certified_prediction is not None and self.certified_radius is not None
@@ -99,6 +101,8 @@ class Comparison:
     notes: list[str]
     dropped: list[str]
     methods: dict[str, str]
+    #: calibration and per-class differences to the baseline (robustness.compare.explain), by frame name
+    explain: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def _cell_meta(runs: list[RunData]) -> tuple[pd.DataFrame, list[str]]:

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from reports.compare import EFFECTIVE_ROBUSTNESS_CAVEAT, comparison_table, effective_robustness
+from reports.explain_compare import comparison_lines
 from reports.comparison import Comparison
 from reports.comparison_sections import Section, Table, comparison_sections
 from reports.html_parts import Html, esc, figure, inline, page, section, table
@@ -70,6 +71,7 @@ def render_markdown(cmp: Comparison, record: Mapping[str, Any]) -> str:
     lines = ["# Defense comparison", ""]
     for part in parts:
         lines += section_markdown(part)
+    lines += comparison_lines(cmp.explain.get("calibration", pd.DataFrame()), cmp.explain.get("per_class", pd.DataFrame()))
     return "\n".join(lines)
 
 

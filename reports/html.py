@@ -15,6 +15,7 @@ from typing import Any
 
 from reports import plots
 from reports.compare import comparison_table, effective_robustness
+from reports.explain_sections import explain_figures, explain_html, explanations
 from reports.html_compare import comparison_parts
 from reports.html_parts import (
     Html,
@@ -48,6 +49,7 @@ SECTIONS = (
     ("corruptions", "Corruptions"),
     ("attacks", "Attacks"),
     ("fragile", "Fragile images"),
+    ("explain", "What broke"),
     ("sanity", "Sanity checks"),
     ("comparisons", "Comparisons"),
     ("reproducibility", "Reproducibility"),
@@ -74,7 +76,8 @@ def figures(report: RunReport) -> dict[str, bytes]:
         "comparison": plots.comparison_figure(table_),
         "effective_robustness": plots.effective_robustness_figure(effective_robustness(table_)),
     }
-    return {name: plots.png(fig) for name, fig in made.items() if fig is not None}
+    out = {name: plots.png(fig) for name, fig in made.items() if fig is not None}
+    return {**out, **explain_figures(report, explanations(report))}
 
 
 # sections ---------------------------------------------------------------------------------
@@ -229,12 +232,13 @@ def render_html(
         corruption_section(report, figs),
         attack_section(report, figs),
         fragile_section(report),
+        explain_html(report, figs, explanations(report)),
         sanity_section(report),
         *[section(anchor, title, content) for anchor, title, content in extras],
         comparisons_section(report, figs),
         reproducibility_section(report.run),
     ]
-    nav = [*SECTIONS[:5], *[(anchor, title) for anchor, title, _ in extras], *SECTIONS[5:]]
+    nav = [*SECTIONS[:6], *[(anchor, title) for anchor, title, _ in extras], *SECTIONS[6:]]
     title = f"Robustness audit: {report.run.get('model', '')} on {report.run.get('dataset', '')}"
     return page(title, header(report.run), nav, body, footer(report.run))
 

@@ -84,6 +84,31 @@ class RunSummary:
     bits: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SampleRecords:
+    """Per-sample labels, correctness and outputs of a run's cells (what ``reports.explain`` reads).
+
+    ``outputs[cell]`` is a structured array with fields ``prediction`` (int), ``confidence`` (top
+    softmax probability) and ``nll`` (``-log p(true class)``), one record per sample in the run's
+    order; cells stored before these records existed have correctness only.
+    """
+
+    labels: np.ndarray  # [N] int
+    correct: dict[str, np.ndarray]  # cell key -> [N] bool
+    outputs: dict[str, np.ndarray] = field(default_factory=dict)  # cell key -> [N] records
+
+
+@dataclass(frozen=True)
+class AttributionExamples:
+    """Where the model looked: per example image, one map for the true class and one for the predicted class."""
+
+    images: np.ndarray  # [k, H, W, C] uint8: what the model saw
+    maps: np.ndarray  # [k, 2, H, W] uint8: attribution of the true class, of the predicted class (255 = most)
+    examples: list[dict[str, Any]]  # per image: title, label, prediction
+    method: str  # e.g. "Grad-CAM on features.3 (captum LayerGradCam)"
+    note: str = ""  # why a method was not available (TorchScript and Grad-CAM, ...)
+
+
 @dataclass
 class RunReport:
     """Everything one run's report shows."""
@@ -101,6 +126,9 @@ class RunReport:
     fragile: list[FragileImage] = field(default_factory=list)
     #: this run first, then other runs on the same samples (the comparison section)
     peers: list[RunSummary] = field(default_factory=list)
+    #: per-sample records for per-class, calibration and selective-prediction sections (None: not gathered)
+    samples: SampleRecords | None = None
+    attributions: AttributionExamples | None = None
 
     def class_name(self, label: int | None) -> str:
         if label is None:
@@ -111,4 +139,4 @@ class RunReport:
         return str(label)
 
 
-__all__ = ["AdversarialExamples", "CorruptionGrid", "CorruptionMetrics", "FragileImage", "RunReport", "RunSummary"]
+__all__ = ["AttributionExamples", "SampleRecords", "AdversarialExamples", "CorruptionGrid", "CorruptionMetrics", "FragileImage", "RunReport", "RunSummary"]

@@ -22,9 +22,9 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from robustness.run.config import AuditConfig
-    from robustness.api import audit
+    from robustness.api import audit, explain
 
-__all__ = ["AuditConfig", "__version__", "audit"]
+__all__ = ["AuditConfig", "__version__", "audit", "explain"]
 
 
 def __getattr__(name: str) -> Any:
@@ -32,6 +32,10 @@ def __getattr__(name: str) -> Any:
         from robustness.api import audit
 
         return audit
+    if name == "explain":
+        from robustness.api import explain
+
+        return explain
     if name == "AuditConfig":
         from robustness.run.config import AuditConfig
 

@@ -11,13 +11,16 @@ from typing import Any
 
 import pandas as pd
 
+from reports import tidy
+from reports.explain import Explanations, explain as explain_frames
 from robustness.compare.api import CompareOutcome, compare
+from robustness.results.records import load_samples
 from robustness.results.store import Store
 from robustness.results.writer import check_writable, write_outputs
 from robustness.run import engine
 from robustness.run.config import AuditConfig
 
-__all__ = ["AuditOutcome", "CompareOutcome", "audit", "compare", "run_audit"]
+__all__ = ["AuditOutcome", "CompareOutcome", "Explanations", "audit", "compare", "explain", "run_audit"]
 
 
 @dataclass
@@ -43,10 +46,29 @@ def run_audit(config: AuditConfig) -> AuditOutcome:
 def audit(config: AuditConfig | None = None, **overrides: Any) -> pd.DataFrame:
     """Run an audit and return its tidy results.
 
-    >>> # skipped in the doctest run: trains the default model on first use (minutes)
+    The per-class, confusion, calibration and selective-prediction frames of the same run come
+    from :func:`explain` (the run id is in the results' ``run_id`` column); the examples are skipped in
+    the doctest run (the default model trains on first use, minutes):
+
     >>> df = audit(dataset="digits", corruptions=("rotation",), attacks=("none",), n=64)  # doctest: +SKIP
+    >>> ex = explain(df["run_id"].iloc[0])  # doctest: +SKIP
+    >>> ex.per_class.head(), ex.calibration.head()  # doctest: +SKIP
     """
     config = config or AuditConfig()
     if overrides:
         config = replace(config, **overrides)
     return run_audit(config).results
+
+
+def explain(run_id: str, *, store: str | Path | None = None) -> Explanations:
+    """Per-class accuracy, created confusions, calibration (ECE, NLL, confident errors) and selective
+    prediction of a stored run, read from the store alone (no model): see :class:`reports.explain.Explanations`.
+
+    ``store`` defaults to the default audit's store (``robustness-runs/store.sqlite``).
+    """
+    path = Path(store) if store is not None else AuditConfig().store_path()
+    with Store(path, readonly=True) as db:
+        results = tidy(db.cells(run_id))
+        info = db.run(run_id)["info"] or {}
+        samples = load_samples(db, run_id)
+    return explain_frames(results, samples, [str(c) for c in info.get("class_names", [])])

@@ -283,8 +283,10 @@ def test_html_has_every_section_plot_and_picture(store: Store, written: dict[str
     ):
         assert f'alt="{alt}"' in html, alt
     images = decoded_images(html)
-    # 6 plots, clean + 4 x 5 grid, 2 attacks x 2 examples x 3 tiles, 2 fragile + 1 perturbed
-    assert len(images) == 6 + 1 + 20 + 12 + 3
+    # 6 plots + the per-class drop heatmap (from the bits: this fake run stored no outputs or attribution maps),
+    # clean + 4 x 5 grid, 2 attacks x 2 examples x 3 tiles, 2 fragile + 1 perturbed
+    assert len(images) == 7 + 1 + 20 + 12 + 3
+    assert 'alt="accuracy drop per class and family"' in html and "No attribution maps were stored" in html
     assert min(min(im.size) for im in images) >= 64  # small images are upscaled
     # filled with this run's numbers
     cells = store.cells("run-a")

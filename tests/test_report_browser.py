@@ -250,6 +250,7 @@ def test_default_report_renders_in_chromium(
         "corruptions",
         "attacks",
         "fragile",
+        "explain",
         "sanity",
         "comparisons",
         "reproducibility",
@@ -287,3 +288,35 @@ def test_default_report_has_every_plot_and_picture(default_audit: Any) -> None:
     assert default_audit.run_id in html
     for name in attacks_run:
         assert re.search(rf"<td class=\"left\">{name}</td>", html), f"attack {name} missing from the tables"
+
+
+def test_what_broke_section_renders_in_chromium(chromium: str, default_audit: Any, browser: DevTools) -> None:
+    """The per-class, confidence, selective-prediction and attribution parts: drawn, decoded, filled with numbers."""
+    page = open_report(browser, default_audit.out_dir / "report.html")
+    probe = """JSON.stringify((() => {
+        const s = document.querySelector('section#explain');
+        const imgs = Array.from(s.querySelectorAll('img'));
+        return {heads: Array.from(s.querySelectorAll('h3')).map(h => h.textContent),
+                alts: imgs.map(i => i.alt), decoded: imgs.every(i => i.complete && i.naturalWidth > 0),
+                rows: s.querySelectorAll('.attribution-row').length,
+                tiles: Array.from(s.querySelectorAll('.attribution-row img')).map(i => i.getBoundingClientRect().width),
+                confusions: Array.from(s.querySelectorAll('ul.confusions li')).map(li => li.textContent),
+                height: s.getBoundingClientRect().height};
+    })())"""
+    found = json.loads(browser.call("Runtime.evaluate", expression=probe, returnByValue=True)["result"]["value"])
+    assert browser.errors() == []
+    assert "explain" in page["sections"]
+    assert found["heads"][:1] == ["Per class"]
+    for head in ("Confidence under shift", "Selective prediction", "Where the model looked"):
+        assert head in found["heads"], f"missing part: {head}"
+    assert {"accuracy drop per class and family", "reliability diagram"} <= set(found["alts"])
+    assert found["decoded"], "an image of the section did not decode"
+    # clean, the worst corruption of each family, one adversarial per norm: three tiles each, laid out visibly
+    from robustness import corruptions
+
+    families = {corruptions.get(name).family for name in corruptions.select("all")}
+    assert found["rows"] == 1 + len(families) + 2
+    assert len(found["tiles"]) == 3 * found["rows"] and min(found["tiles"]) > 40
+    assert found["confusions"] and all(re.search(r" -> .* under .*: \d+ samples?$", c) for c in found["confusions"])
+    html = (default_audit.out_dir / "report.html").read_text()
+    assert "15 equal-width confidence bins" in html and "coverage" in html

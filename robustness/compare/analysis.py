@@ -7,6 +7,7 @@ from typing import Any
 
 from reports.comparison import Comparison, RunData, analyze, check_comparable
 from robustness.compare.contenders import RunRef
+from robustness.compare.explain import explain_differences
 from robustness.results.records import load_run
 from robustness.results.store import Store
 
@@ -23,7 +24,9 @@ def compare_runs(store_path: str | Path, labeled: list[RunRef], **options: Any) 
             if ref.naive_run_id:
                 data.naive = load_run(store, f"{ref.label} (naive)", ref.naive_run_id)
             runs.append(data)
-    return analyze(runs, **options)
+    cmp = analyze(runs, **options)
+    cmp.explain = explain_differences(runs, **{k: v for k, v in options.items() if k in ("confidence", "seed")})
+    return cmp
 
 
 __all__ = ["Comparison", "RunData", "analyze", "check_comparable", "compare_runs", "load_run"]

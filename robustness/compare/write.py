@@ -37,6 +37,7 @@ def write_comparison(cmp: Comparison, config: CompareConfig, refs: list[RunRef])
         "comparison.csv": cmp.table.to_csv(index=False, float_format="%.6g"),
         "rankings.csv": cmp.rankings.to_csv(index=False, float_format="%.6g"),
         "compare.json": json.dumps(record, indent=2, sort_keys=True, default=str),
+        **{f"{name}_differences.csv": frame.to_csv(index=False, float_format="%.6g") for name, frame in cmp.explain.items()},
     }
     atomic_folder(out_dir, files)
     return out_dir

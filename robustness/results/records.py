@@ -21,16 +21,19 @@ from robustness.results.store import Store
 GRID = "report/grid"
 ADVERSARIAL = "report/adversarial"
 FRAGILE = "report/fragile"
+ATTRIBUTION = "report/attribution"
 
 if TYPE_CHECKING:
     from reports.comparison import RunData
     from reports.model import (
         AdversarialExamples,
+        AttributionExamples,
         CorruptionGrid,
         CorruptionMetrics,
         FragileImage,
         RunReport,
         RunSummary,
+        SampleRecords,
     )
 
 #: how many other runs on the same samples a run report compares itself with
@@ -64,7 +67,42 @@ def gather_report(store: Store, run_id: str, results: pd.DataFrame, record: dict
     report.adversarial = load_adversarial(store, run_id, names)
     report.fragile = load_fragile(store, run_id)
     report.peers = peer_summaries(store, run_id, results)
+    report.samples = load_samples(store, run_id)
+    report.attributions = load_attributions(store, run_id)
     return report
+
+
+def load_samples(store: Store, run_id: str) -> SampleRecords:
+    """The run's labels, per-cell correctness and per-cell output records (:mod:`robustness.results.outputs`)."""
+    from reports.model import SampleRecords
+    from robustness.results.outputs import cell_of
+
+    correct = store.bits(run_id)
+    outputs = {}
+    for name in store.artifact_names(run_id):
+        cell = cell_of(name)
+        if cell is not None and cell in correct:
+            outputs[cell] = store.artifact(run_id, name)
+    return SampleRecords(labels=np.asarray(store.run(run_id)["labels"]), correct=correct, outputs=outputs)
+
+
+def load_attributions(store: Store, run_id: str) -> AttributionExamples | None:
+    """The attribution maps :mod:`robustness.run.attribution` stored, or None."""
+    from reports.model import AttributionExamples
+
+    meta = store.artifact(run_id, ATTRIBUTION)
+    images = store.artifact(run_id, f"{ATTRIBUTION}/images")
+    maps = store.artifact(run_id, f"{ATTRIBUTION}/maps")
+    if not isinstance(meta, dict) or (meta.get("examples") and (images is None or maps is None)):
+        return None
+    empty = np.zeros((0, 1, 1, 1), dtype=np.uint8)
+    return AttributionExamples(
+        images=images if images is not None else empty,
+        maps=maps if maps is not None else empty,
+        examples=list(meta.get("examples") or []),
+        method=str(meta.get("method", "")),
+        note=str(meta.get("note", "")),
+    )
 
 
 def corruption_metrics(results: pd.DataFrame, record: dict[str, Any]) -> tuple[CorruptionMetrics | None, str]:
@@ -249,4 +287,5 @@ def load_run(store: Store, label: str, run_id: str) -> RunData:
         certified=certified,
         certified_prediction=store.artifact(run_id, "certified/prediction") if certified else None,
         certified_radius=store.artifact(run_id, "certified/radius") if certified else None,
+        outputs=load_samples(store, run_id).outputs,
     )

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from robustness.core.errors import UsageError
-from robustness.results.records import gather_report, load_run, run_summary
+from robustness.results.records import gather_report, load_run, load_samples, run_summary
 from robustness.results.store import Store
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def write_outputs(store: Store, run_id: str, out_dir: Path, formats: tuple[str, 
     if "md" in formats:
         links = {name: f"figures/{name}.png" for name in figs}
         files.update({path: figs[name] for name, path in links.items()})
-        files["report.md"] = render_markdown(results, record, sections, report=report, figures=links)
+        files["report.md"] = render_markdown(results, record, [*sections, explain_lines(report, links)], report=report, figures=links)
     if "html" in formats:
         from reports.html import render_html
 
@@ -135,8 +135,27 @@ def write_outputs(store: Store, run_id: str, out_dir: Path, formats: tuple[str, 
         files["run.json"] = json.dumps({**record, "cell_seconds": timing}, indent=2, sort_keys=True, default=str)
         files["results.json"] = json_records(results_csv_frame(results))
     files.update(export_files(results, record, formats))
+    if "csv" in formats:
+        files.update(explain_csv_files(store, run_id, results))
     atomic_folder(out_dir, files)
     return results
+
+
+def explain_lines(report: Any, links: dict[str, str]) -> list[str]:
+    """The Markdown "What broke" section (per class, confidence, selective prediction, attributions)."""
+    from reports.explain_sections import explain_markdown, explanations
+
+    return explain_markdown(report, links, explanations(report))
+
+
+def explain_csv_files(store: Store, run_id: str, results: pd.DataFrame) -> dict[str, str | bytes]:
+    """``per_class.csv`` (per cell and class), ``confusions.csv`` (created confusions) and ``calibration.csv``."""
+    from reports.explain import explain
+
+    info = store.run(run_id)["info"] or {}
+    ex = explain(results, load_samples(store, run_id), [str(c) for c in info.get("class_names", [])])
+    frames = {"per_class.csv": ex.per_class, "confusions.csv": ex.confusions, "calibration.csv": ex.calibration}
+    return {name: frame.to_csv(index=False, float_format="%.6g") for name, frame in frames.items()}
 
 
 def export_files(results: pd.DataFrame, record: dict[str, Any], formats: tuple[str, ...]) -> dict[str, str | bytes]:

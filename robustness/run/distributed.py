@@ -45,19 +45,20 @@ def _shard(prep: Prepared, start: int, stop: int) -> Prepared:
 
 
 def _work(prep: Prepared, unit: Cell | AttackTask | str, start: int, stop: int) -> tuple[Any, Any, float]:
-    """Evaluate samples ``start:stop`` of one unit on a worker: (bits or AttackOutcome, extra, seconds)."""
+    """Evaluate samples ``start:stop`` of one unit on a worker: (bits or AttackOutcome, output records, seconds)."""
     import torch
 
     torch.set_num_threads(1)
     began = time.perf_counter()
     shard = _shard(prep, start, stop)
     if unit == CLEAN.key:
-        correct, predictions = cells.evaluate_clean(shard)
-        return correct, predictions, time.perf_counter() - began
+        correct, outputs = cells.evaluate_clean(shard)
+        return correct, outputs, time.perf_counter() - began
     if isinstance(unit, AttackTask):
         return cells.evaluate_attack(shard, unit), None, time.perf_counter() - began
     assert isinstance(unit, Cell)
-    return cells.evaluate_corruption(shard, unit), None, time.perf_counter() - began
+    correct, outputs = cells.evaluate_corruption(shard, unit)
+    return correct, outputs, time.perf_counter() - began
 
 
 def run_cells_ray(prep: Prepared, store: Store) -> tuple[int, int]:
@@ -110,12 +111,7 @@ def run_cells_ray(prep: Prepared, store: Store) -> tuple[int, int]:
 
 def _commit_unit(prep: Prepared, store: Store, unit: Cell | AttackTask | str, shards: list) -> int:
     seconds = sum(s[2] for s in shards)
-    if unit == CLEAN.key:
-        correct = np.concatenate([s[0] for s in shards])
-        store.put_artifact(prep.run_id, "predictions/clean", np.concatenate([s[1] for s in shards]).astype(np.int64))
-        store.commit_cells(prep.run_id, [cells.cell_result(CLEAN, correct, seconds)])
-        return 1
     if isinstance(unit, AttackTask):
         return cells.commit_attack(prep, store, unit, cells.AttackOutcome.concat([s[0] for s in shards]), seconds)
-    store.commit_cells(prep.run_id, [cells.cell_result(unit, np.concatenate([s[0] for s in shards]), seconds)])
+    cells.commit_cell(prep, store, CLEAN if unit == CLEAN.key else unit, np.concatenate([s[1] for s in shards]), seconds)
     return 1

@@ -11,15 +11,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from robustness import defenses
 from robustness.core.enums import Backend
 from robustness.core.progress import progress_bar
 from robustness.results.store import Store
 from robustness.results.writer import package_versions
 from robustness.run.artifacts import save_report_artifacts
-from robustness.run.cells import cell_result, commit_attack, commit_worst_case, evaluate_attack, evaluate_clean, evaluate_corruptions
+from robustness.run.attribution import save_attributions
+from robustness.run.cells import (
+    commit_attack,
+    commit_cell,
+    commit_worst_case,
+    evaluate_attack,
+    evaluate_clean,
+    evaluate_corruptions,
+)
 from robustness.run.config import AuditConfig
 from robustness.run.distributed import run_cells_ray
 from robustness.run.plan import CLEAN
@@ -49,14 +55,13 @@ def run_cells(prep: Prepared, store: Store) -> tuple[int, int]:
         if CLEAN.key not in done:
             bar.set_postfix_str("clean")
             start = time.perf_counter()
-            correct, predictions = evaluate_clean(prep)
-            store.put_artifact(prep.run_id, "predictions/clean", predictions.astype(np.int64))
-            store.commit_cells(prep.run_id, [cell_result(CLEAN, correct, time.perf_counter() - start)])
+            _, outputs = evaluate_clean(prep)
+            commit_cell(prep, store, CLEAN, outputs, time.perf_counter() - start)
             computed += 1
             bar.update(1)
-        for cell, correct, seconds in evaluate_corruptions(prep, pending_corr):
+        for cell, outputs, seconds in evaluate_corruptions(prep, pending_corr):
             bar.set_postfix_str(cell.key)
-            store.commit_cells(prep.run_id, [cell_result(cell, correct, seconds)])
+            commit_cell(prep, store, cell, outputs, seconds)
             computed += 1
             bar.update(1)
         for task in pending_att:
@@ -94,4 +99,5 @@ def run(config: AuditConfig, prep: Prepared | None = None) -> RunOutcome:
         defenses.finish_run(prep, store)  # randomized smoothing certifies the samples
         run_sanity_checks(prep, store)
         save_report_artifacts(prep, store)
+        save_attributions(prep, store)  # after the pictures: it explains the stored examples
     return RunOutcome(prep.run_id, store_path, skipped, computed)
