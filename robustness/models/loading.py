@@ -23,6 +23,8 @@ from robustness.models.classifier import Classifier
 from robustness.models.zoo import MODELS
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript", ".jit")
+#: how PyTorch checkpoints begin: a zip archive (torch.save since 1.6) or a pickle (the legacy format)
+CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,13 @@ def load_state_dict(path: str | Path, *, unsafe_load: bool = False) -> dict[str,
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"--weights file {str(path)!r} does not exist; pass the path of a saved state_dict.")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head.startswith(CHECKPOINT_MAGIC):
+        raise UsageError(
+            f"--weights file {str(path)!r} is not a PyTorch checkpoint (it starts with {head!r}, not a torch.save "
+            "archive); pass a file written by torch.save(model.state_dict(), PATH)."
+        )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=not unsafe_load)
     except pickle.UnpicklingError as err:
@@ -59,7 +68,7 @@ def load_state_dict(path: str | Path, *, unsafe_load: bool = False) -> dict[str,
             f"--weights file {str(path)!r} needs pickle code to load ({first[:120]}); it was not loaded. "
             "Save a plain state_dict, or pass --unsafe-load if you trust the file."
         ) from None
-    except (RuntimeError, EOFError, OSError) as err:
+    except (RuntimeError, EOFError, OSError, KeyError, ValueError) as err:
         raise UsageError(f"--weights file {str(path)!r} is not a readable PyTorch checkpoint: {err}".splitlines()[0]) from None
     if isinstance(obj, nn.Module):
         obj = obj.state_dict()

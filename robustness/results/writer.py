@@ -35,7 +35,11 @@ def package_versions() -> dict[str, str]:
 
 
 def check_writable(folder: Path) -> None:
-    """Fail early, before any computation, when ``folder`` cannot be created or written."""
+    """Fail early, before any computation, when ``folder`` cannot be created or written.
+
+    Leaves the file system as it found it: folders created for the check are removed again.
+    """
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
@@ -44,6 +48,12 @@ def check_writable(folder: Path) -> None:
         raise UsageError(
             f"--out folder {str(folder)!r} is not writable ({err.strerror or err}); pass --out with a folder you can write."
         ) from None
+    finally:
+        for path in created:  # deepest first
+            try:
+                path.rmdir()
+            except OSError:
+                break
 
 
 def run_record(store: Store, run_id: str) -> dict[str, Any]:

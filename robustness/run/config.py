@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from robustness.core.errors import UsageError
+from robustness.core.typecheck import tuple_fields, type_errors
 
 DEFAULT_EPS_LINF = (0.02, 0.05, 0.1, 0.2, 0.3)
 DEFAULT_EPS_L2 = (0.5, 1.0, 2.0, 3.0)
@@ -61,6 +62,12 @@ class AuditConfig:
     command: str = ""
 
     def __post_init__(self) -> None:
+        for key in tuple_fields(type(self)):  # YAML, JSON and Python callers give lists for these
+            if isinstance(getattr(self, key), list):
+                object.__setattr__(self, key, tuple(getattr(self, key)))
+        wrong = type_errors(self, name="{!r}")
+        if wrong:
+            raise UsageError(f"config values have the wrong type: {'; '.join(wrong)}; fix them in --config (or the call).")
         if self.n is not None and self.n < 1:
             raise UsageError(f"--n should be a positive number of samples, but got {self.n}.")
         if self.batch_size < 1:
@@ -92,9 +99,7 @@ class AuditConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise UsageError(f"config has unknown keys {', '.join(unknown)}; known keys: {', '.join(sorted(known))}.")
-        tuples = {"mean", "std", "corruptions", "severities", "attacks", "eps", "eps_l2"}
-        clean = {k: (tuple(v) if k in tuples and isinstance(v, list) else v) for k, v in data.items()}
-        return cls(**clean)
+        return cls(**data)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> AuditConfig:
@@ -102,7 +107,7 @@ class AuditConfig:
         if not path.is_file():
             raise UsageError(f"--config file {str(path)!r} does not exist.")
         try:
-            data = yaml.safe_load(path.read_text()) or {}
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
             raise UsageError(f"--config file {str(path)!r} is not valid YAML: {str(err).splitlines()[0]}") from None
         if not isinstance(data, dict):

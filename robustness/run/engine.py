@@ -20,7 +20,7 @@ from robustness.results.writer import package_versions
 from robustness.run.artifacts import save_report_artifacts
 from robustness.run.cells import cell_result, commit_attack, commit_worst_case, evaluate_attack, evaluate_clean, evaluate_corruption
 from robustness.run.config import AuditConfig
-from robustness.run.distributed import run_cells_ray
+from robustness.run.distributed import connect, run_cells_ray
 from robustness.run.plan import CLEAN
 from robustness.run.prepare import Prepared, prepare
 from robustness.run.sanity import run_sanity_checks
@@ -72,6 +72,8 @@ def run_cells(prep: Prepared, store: Store) -> tuple[int, int]:
 
 def run(config: AuditConfig, prep: Prepared | None = None) -> RunOutcome:
     """Run (or resume) an audit into its store: cells, certificates, sanity checks, report pictures."""
+    if config.backend == "ray":
+        connect(config)  # an unreachable cluster, or one without the GPUs asked for, fails before anything is written
     prep = prep or prepare(config)
     store_path = config.store_path()
     with Store(store_path) as store:
