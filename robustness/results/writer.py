@@ -259,25 +259,26 @@ def write_comparison(
 
 
 def atomic_folder(out_dir: Path, files: dict[str, str | bytes]) -> None:
-    """Write ``files`` into ``out_dir`` all at once: a temp folder renamed into place."""
+    """Write ``files`` into ``out_dir`` all at once; text is written as UTF-8.
+
+    The new folder is built beside ``out_dir`` (new files, plus copies of any old files this call
+    does not regenerate), then swapped in with two renames. A failure at any point leaves either
+    the old folder or the new one whole, never a mixture and never neither: the old files are only
+    copied, and if the second rename fails the first is undone.
+    """
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+    trash = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{tmp.name.rsplit('-', 1)[-1]}")
     try:
-        for name, content in files.items():
-            path = tmp / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content)
+        _write_files(tmp, files)
         if out_dir.exists():
-            # keep files from other formats that this call did not regenerate
-            for old in out_dir.iterdir():
-                if not (tmp / old.name).exists():
-                    os.replace(old, tmp / old.name)
-            trash = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+            _copy_others(out_dir, tmp)  # keep files from other formats that this call did not regenerate
             os.replace(out_dir, trash)
-            os.replace(tmp, out_dir)
+            try:
+                os.replace(tmp, out_dir)
+            except BaseException:
+                os.replace(trash, out_dir)
+                raise
             shutil.rmtree(trash, ignore_errors=True)
         else:
             os.replace(tmp, out_dir)
@@ -285,6 +286,28 @@ def atomic_folder(out_dir: Path, files: dict[str, str | bytes]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     os.chmod(out_dir, 0o755)
+
+
+def _write_files(folder: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+
+
+def _copy_others(old: Path, new: Path) -> None:
+    """Copy the entries of ``old`` that ``new`` lacks into ``new`` (the old folder is left untouched)."""
+    for entry in old.iterdir():
+        target = new / entry.name
+        if target.exists():
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, target)
+        else:
+            shutil.copy2(entry, target)
 
 
 def console_path(path: Path) -> str:
