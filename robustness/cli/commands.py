@@ -122,7 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if meta.exists():
         import json
 
-        accuracy = f" (test accuracy {json.loads(meta.read_text(encoding="utf-8"))['test_accuracy']:.4f})"
+        accuracy = f" (test accuracy {json.loads(meta.read_text(encoding='utf-8'))['test_accuracy']:.4f})"
     print(f"weights: {path}{accuracy}")
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -13,6 +14,7 @@ import pandas as pd
 
 from robustness.compare.analysis import Comparison, RunData
 from reports.defense_section import NAIVE_FLAG
+from reports.text import md_code, md_text
 from robustness.compare.contenders import CompareConfig, RunRef
 
 
@@ -54,13 +56,13 @@ def render_markdown(cmp: Comparison, record: dict[str, Any]) -> str:
     lines = [
         "# Defense comparison",
         "",
-        f"Dataset `{base.dataset}`, {len(base.sample_ids)} samples (the same for every model), seed "
-        f"{base.seed}. Baseline: **{base.label}**. Differences are model minus baseline, in points, with "
+        f"Dataset {md_code(base.dataset)}, {len(base.sample_ids)} samples (the same for every model), seed "
+        f"{base.seed}. Baseline: **{md_text(base.label)}**. Differences are model minus baseline, in points, with "
         f"{int(100 * record.get('confidence', 0.95))}% intervals; p-values from paired tests on the same samples.",
         "",
         make_table(
             ["model", "defense", "run", "naive contrast run"],
-            [[r.label, _describe_run(r), f"`{r.run_id}`", f"`{r.naive.run_id}`" if r.naive else "—"] for r in cmp.runs],
+            [[md_text(r.label), _describe_run(r), md_code(r.run_id), md_code(r.naive.run_id) if r.naive else "—"] for r in cmp.runs],
             align="llll",
         ),
         "",
@@ -80,7 +82,9 @@ def render_markdown(cmp: Comparison, record: dict[str, Any]) -> str:
         notes.append(f"{len(cmp.dropped)} cell(s) that not every run has were left out: {shown}")
     if notes:
         lines += ["", "## Notes", "", *[f"- {n}" for n in notes]]
-    lines += ["", "## Reproduce", "", f"```\n{record.get('command') or 'robustness compare ...'}\n```", ""]
+    command = str(record.get("command") or "robustness compare ...")
+    fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", command)), default=0))
+    lines += ["", "## Reproduce", "", f"{fence}\n{command}\n{fence}", ""]
     return "\n".join(lines)
 
 
@@ -103,7 +107,7 @@ def _summary_section(cmp: Comparison) -> list[str]:
             row = match.iloc[0]
             group = f" ({row['group']})" if isinstance(row.get("group"), str) else ""
             cells.append(_value(row) + group)
-        rows.append([run.label, *cells])
+        rows.append([md_text(run.label), *cells])
     return [
         "## Summary",
         "",
@@ -123,7 +127,7 @@ def _difference_section(cmp: Comparison) -> list[str]:
     others = table[table["reliable"] & (table["model"] != cmp.runs[0].label) & table["diff"].notna()]
     rows = [
         [
-            row["metric"], row["model"], _value(row), _points(row), _p(row["p_value"]),
+            row["metric"], md_text(row["model"]), _value(row), _points(row), _p(row["p_value"]),
             "**significant**" if row["significant"] else "not significant",
         ]
         for _, row in others.iterrows()
@@ -156,7 +160,7 @@ def _attack_section(table: pd.DataFrame) -> list[str]:
                 _pct(sub[sub["epsilon"] == e]["value"].iloc[0]) if (sub["epsilon"] == e).any() else "—" for e in eps
             ]
             flag = "" if sub["reliable"].all() else " ⚠ naive, unreliable"
-            rows.append([f"{model}{flag}", *values])
+            rows.append([f"{md_text(model)}{flag}", *values])
         lines += [f"**{attack}** ({norm})", "", make_table(["model", *[f"eps {e:.4g}" for e in eps]], rows), ""]
     return lines
 
@@ -223,7 +227,7 @@ def _certified_section(cmp: Comparison) -> list[str]:
             for r, v in zip(c["radii"], c["certified_accuracy"])
         }
         rows.append([
-            run.label, f"{c['sigma']:g}", c["n0"], c["n"], f"{c['alpha']:g}", f"{c['max_radius']:.3f}",
+            md_text(run.label), f"{c['sigma']:g}", c["n0"], c["n"], f"{c['alpha']:g}", f"{c['max_radius']:.3f}",
             _pct(c["abstain_rate"]),
             *[acc.get(r, "—") for r in radii],
         ])  # fmt: skip
