@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from importlib import metadata
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -26,8 +27,17 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def suite_version() -> str:
+    """The installed robustness-suite's version, from its package metadata."""
+    try:
+        return metadata.version("robustness-suite")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed; pip install -e .)"
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="robustness", description="Robustness and adversarial evaluation of image classifiers.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {suite_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     audit.add_audit_parser(sub)
