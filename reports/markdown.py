@@ -15,6 +15,7 @@ from reports.tables import (
     most_damaging,
     pct,
     points,
+    random_weights_note,
     skipped_notes,
     with_drop,
 )
@@ -172,6 +173,9 @@ def render_markdown(
         f"Run {md_code(run['run_id'])} · {run['n']} test samples · seed {run['seed']} · created {run.get('created', '')}",
         "",
     ]
+    warning = random_weights_note(run)
+    if warning:
+        lines += [f"> **{warning}**", ""]
     corr = corruption_section(df) + figure_lines(figures, ("severity_curves", "severity_heatmap"))
     att = attack_section(df) + figure_lines(figures, ("attack_curves",))
     extra: list[list[str]] = []

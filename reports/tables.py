@@ -136,3 +136,14 @@ def effective_robustness_rows(er: pd.DataFrame) -> list[list[str]]:
          points(r["effective_robustness"])]
         for _, r in er.iterrows()
     ]  # fmt: skip
+
+
+def random_weights_note(run: Mapping[str, Any]) -> str | None:
+    """The warning a report of a model audited without trained weights (``--random-weights``) carries, else None."""
+    model = (run.get("info") or {}).get("model") or {}
+    if not (isinstance(model, Mapping) and model.get("random_weights")):
+        return None
+    return (
+        "Random weights: this model was audited without trained weights (--random-weights), with the weights its "
+        "constructor drew; its accuracies say nothing about robustness (a timing run)."
+    )

@@ -6,6 +6,7 @@ wrong, and that neither the output folder nor the store file was created or chan
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import sqlite3
@@ -111,3 +112,32 @@ def test_unreachable_ray_cluster_fails_fast(tmp_path: Path, capsys: pytest.Captu
         port = sock.getsockname()[1]
     line = refused(["--backend", "ray", "--address", f"127.0.0.1:{port}"], tmp_path, capsys)
     assert f"--address '127.0.0.1:{port}': no Ray cluster answers there" in line and "ray start" in line
+
+
+@pytest.mark.parametrize(
+    ("model", "advice"),
+    [("torchvision:resnet18", "--weights FILE .* or --pretrained"), ("tests.helpers.toy_models:TinyNet", "--weights FILE")],
+)
+def test_a_model_without_trained_weights_is_refused(
+    model: str, advice: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = refused(["--model", model], tmp_path, capsys)
+    assert re.search(rf"--model '{model}' has no trained weights: pass {advice}.*pass --random-weights", line), line
+
+
+def test_unknown_dataset_lists_folder_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    line = refused(["--dataset", "digitz"], tmp_path, capsys)
+    assert "Unknown dataset 'digitz'" in line and "folder:PATH" in line.split("Available:")[1]
+
+
+def test_random_weights_on_purpose_runs_and_the_report_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    args = ["audit", "--model", "tests.helpers.toy_models:TinyNet", "--random-weights", "--n", "16",
+            "--corruptions", "none", "--attacks", "none", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0, capsys.readouterr().err
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    markdown = (run / "report.md").read_text(encoding="utf-8")
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "> **Random weights: this model was audited without trained weights (--random-weights)" in markdown
+    assert '<p class="note bad">Random weights: this model was audited without trained weights' in html
+    assert json.loads((run / "run.json").read_text(encoding="utf-8"))["info"]["model"]["random_weights"] is True

@@ -57,7 +57,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if what in ("all", "models"):
         from robustness.models import MODELS
 
-        print("models: " + ", ".join(MODELS) + ", torchvision:ARCH, package.module:Class, FILE.pt (TorchScript)")
+        print("models: " + ", ".join(MODELS) + ", torchvision:ARCH, timm:NAME, package.module:Class, FILE.pt (TorchScript)")
     if what in ("all", "corruptions"):
         from robustness.corruptions import CORRUPTIONS
 

@@ -22,7 +22,7 @@ DEFAULT_OUT = "robustness-runs"
 AUDIT_ATTACKS = ("fgsm", "pgd_linf", "deepfool_linf", "pgd_l2", "deepfool_l2")
 
 #: fields that say where or how fast to compute, not what: they do not change the run id
-NON_IDENTITY = ("out", "store", "device", "batch_size", "backend", "address", "workers", "command")
+NON_IDENTITY = ("out", "store", "device", "batch_size", "backend", "address", "workers", "command", "random_weights")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class AuditConfig:
     pretrained: bool = False
     download: bool = False
     unsafe_load: bool = False
+    random_weights: bool = False
     dataset: str = "digits"
     data_root: str | None = None
     n: int | None = None
