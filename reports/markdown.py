@@ -19,7 +19,6 @@ from reports.tables import (
     skipped_notes,
     with_drop,
 )
-
 from reports.text import md_cell, md_code, md_text
 
 if TYPE_CHECKING:

@@ -59,7 +59,7 @@ def test_config_values_of_the_wrong_type_are_named_one_by_one(tmp_path: Path, ca
     expected = {
         "batch_size": "should be an integer, but got '64'",
         "n": "should be an integer or null, but got 'ten'",
-        "eps": r"should be a list of numbers, but got \(0.1, \[0.2\]\) \(tuple\) \(\[1\] should be a number\)",
+        "eps": r"should be a list of numbers, but got \[0.1, \[0.2\]\] \(list\) \(\[1\] should be a number\)",
         "seed": "should be an integer, but got 'three'",
         "corruptions": "should be a list of strings, but got 'rotation'",  # not split into letters
         "pretrained": "should be true or false, but got 1",
@@ -74,7 +74,7 @@ def test_config_types_are_checked_for_python_callers_too() -> None:
     from robustness.run.config import AuditConfig
 
     assert AuditConfig(eps=[0.1, 1], severities=[1, 2]).eps == (0.1, 1)  # lists become tuples, values untouched
-    with pytest.raises(UsageError, match=r"'severities' should be a list of integers, but got \(1, 2.5\)"):
+    with pytest.raises(UsageError, match=r"'severities' should be a list of integers, but got \[1, 2.5\]"):
         AuditConfig(severities=(1, 2.5))  # type: ignore[arg-type]
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from robustness.results import writer
 from robustness.results.writer import atomic_folder
 
 OLD = {"report.md": "old report ✓\n", "results.csv": "a,b\n1,2\n", "figures/plot.png": b"\x89PNG old", "results.tex": "old tex"}
@@ -35,10 +34,10 @@ def test_new_files_replace_old_ones_and_other_formats_are_kept(old_report: Path)
     assert sorted(p.name for p in old_report.parent.iterdir()) == ["run"]  # no temp or trash folders left
 
 
-def _fail_on_second_call(real):  # noqa: ANN001, ANN202 - wraps any callable
+def _fail_on_second_call(real):
     calls = []
 
-    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def wrapper(*args, **kwargs):
         calls.append(args)
         if len(calls) == 2:
             raise OSError(28, "No space left on device")

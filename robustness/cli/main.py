@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from importlib import metadata
 import os
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 
 from robustness.cli import audit, commands, compare
 from robustness.cli.args import Parser, one_line

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import json
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,11 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from robustness.compare.analysis import Comparison, RunData
 from reports.defense_section import NAIVE_FLAG
 from reports.text import md_code, md_text
+from robustness.compare.analysis import Comparison, RunData
 from robustness.compare.contenders import CompareConfig, RunRef
-
 
 
 def _pct(value: float) -> str:

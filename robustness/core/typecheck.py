@@ -33,12 +33,12 @@ _EXPECTED = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _adapter(hint: Any) -> TypeAdapter[Any]:
     return TypeAdapter(hint, config=_STRICT)
 
@@ -91,8 +91,9 @@ def type_errors(obj: Any, *, name: str = "{}") -> list[str]:
             first = err.errors()[0]
             where = "".join(f"[{p!r}]" for p in first["loc"])
             detail = f" ({where} should be {_EXPECTED[first['type']]})" if where and first["type"] in _EXPECTED else ""
+            shown = list(value) if isinstance(value, tuple) else value  # lists were made tuples; show what was given
             messages.append(
-                f"{name.format(field.name)} should be {_describe(hint)}, but got {value!r} "
-                f"({type(value).__name__}){detail}"
+                f"{name.format(field.name)} should be {_describe(hint)}, but got {shown!r} "
+                f"({type(shown).__name__}){detail}"
             )
     return messages
