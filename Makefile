@@ -5,6 +5,10 @@ PY := $(VENV)/bin/python
 # torch is installed first and pinned here so pip takes the build this machine has on disk;
 # elsewhere override it, e.g. `make test TORCH_SPEC="torch torchvision"`.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+# the versions CI tested (constraints.txt); `make test CONSTRAINTS=` installs without them,
+# e.g. with a TORCH_SPEC whose torch needs other versions of its dependencies
+CONSTRAINTS ?= constraints.txt
+PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 STAMP := $(VENV)/.installed
 export NO_ALBUMENTATIONS_UPDATE := 1
 
@@ -12,10 +16,10 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q $(TORCH_SPEC)
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q $(PIP_C) $(TORCH_SPEC)
+	$(PY) -m pip install -q $(PIP_C) -e ".[dev]"
 	touch $(STAMP)
 
 audit: $(STAMP)
@@ -25,7 +29,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) -m pip install -q -e ".[bench]"
+	$(PY) -m pip install -q $(PIP_C) -e ".[bench]"
 	$(PY) -m pip install -q --no-deps imagecorruptions==1.1.2
 	$(PY) benchmarks/bench_corruptions.py
 	$(PY) benchmarks/bench_corruption_grid.py

@@ -204,7 +204,7 @@ def update_section(subsection: str, body: str, path: Path = BENCHMARKS_MD, *, se
 
     Other sections, and other subsections of ``section``, are kept.
     """
-    text = path.read_text() if path.exists() else HEADER
+    text = path.read_text(encoding="utf-8") if path.exists() else HEADER
     block = f"### {subsection}\n\n{body.strip()}\n"
     section_re = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
     found = section_re.search(text)
@@ -218,7 +218,7 @@ def update_section(subsection: str, body: str, path: Path = BENCHMARKS_MD, *, se
         else:
             section = section.rstrip() + "\n\n" + block
         text = text[: found.start()] + section.rstrip() + "\n\n" + text[found.end() :].lstrip()
-    path.write_text(text.rstrip() + "\n")
+    path.write_text(text.rstrip() + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

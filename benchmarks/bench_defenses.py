@@ -58,7 +58,7 @@ def train_all(contenders: tuple[str, ...], record: Path) -> dict[str, dict[str, 
     from robustness.models import ensure_trained
     from robustness.models.training import cache_path
 
-    seconds: dict[str, dict[str, Any]] = json.loads(record.read_text()) if record.exists() else {}
+    seconds: dict[str, dict[str, Any]] = json.loads(record.read_text(encoding="utf-8")) if record.exists() else {}
     timed = {}
     for label in contenders:
         recipe = _recipe(label)
@@ -79,7 +79,7 @@ def train_all(contenders: tuple[str, ...], record: Path) -> dict[str, dict[str, 
         state = "cached" if cached else f"{seconds[weights.name]['seconds']:.0f} s"
         print(f"trained {label}: {state}", file=sys.stderr)
     record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(seconds, indent=2, sort_keys=True))
+    record.write_text(json.dumps(seconds, indent=2, sort_keys=True), encoding="utf-8")
     return timed
 
 
@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> tuple[str, Any]:
     total = time.perf_counter() - start
     table = outcome.comparison.table
     summary = (
-        (outcome.out_dir / "report.md").read_text().split("## Summary", 1)[1].split("Letters in parentheses", 1)[0]
+        (outcome.out_dir / "report.md").read_text(encoding="utf-8").split("## Summary", 1)[1].split("Letters in parentheses", 1)[0]
     )
     body = "\n".join(
         [

@@ -40,6 +40,7 @@ from reports.tables import (
     most_damaging,
     pct,
     points,
+    random_weights_note,
     skipped_notes,
     with_drop,
 )
@@ -203,10 +204,12 @@ def reproducibility_section(run: Mapping[str, Any]) -> Html:
 
 
 def header(run: Mapping[str, Any]) -> str:
+    warning = random_weights_note(run)
     return (
         f"<h1>Robustness audit: {esc(run.get('model', ''))} on {esc(run.get('dataset', ''))}</h1>"
         f'<div class="meta">run <code>{esc(run.get("run_id", ""))}</code> · {esc(run.get("n", ""))} test samples · '
         f"seed {esc(run.get('seed', ''))} · created {esc(run.get('created', ''))}</div>"
+        + (note(warning, "bad") if warning else "")
     )
 
 

@@ -17,9 +17,11 @@ from reports.tables import (
     p_text,
     pct,
     points,
+    random_weights_note,
     skipped_notes,
     with_drop,
 )
+from reports.text import md_cell, md_code, md_text
 from robustness.core.enums import WORST_CASE, CellKind
 
 if TYPE_CHECKING:
@@ -38,6 +40,9 @@ FIGURE_TITLES = {
 def make_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:
     """A GitHub-flavoured Markdown table; ``align`` is one of ``l``/``r`` per column.
 
+    Cells may hold Markdown; each is kept on one line and its ``|`` escaped (:func:`reports.text.md_cell`).
+    User text in a cell should go through :func:`reports.text.md_text` first.
+
     >>> print(make_table(["a", "b"], [[1, "x"]], align="rl"))
     | a | b |
     |--:|:--|
@@ -45,8 +50,8 @@ def make_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str
     """
     align = align or "l" + "r" * (len(headers) - 1)
     rule = ["--:" if a == "r" else ":--" for a in align]
-    lines = ["| " + " | ".join(str(h) for h in headers) + " |", "|" + "|".join(rule) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    lines = ["| " + " | ".join(md_cell(h) for h in headers) + " |", "|" + "|".join(rule) + "|"]
+    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -167,11 +172,14 @@ def render_markdown(
     config = run.get("config", {})
     figures = figures or {}
     lines = [
-        f"# Robustness audit: {run['model']} on {run['dataset']}",
+        f"# Robustness audit: {md_text(run['model'])} on {md_text(run['dataset'])}",
         "",
-        f"Run `{run['run_id']}` · {run['n']} test samples · seed {run['seed']} · created {run.get('created', '')}",
+        f"Run {md_code(run['run_id'])} · {run['n']} test samples · seed {run['seed']} · created {run.get('created', '')}",
         "",
     ]
+    warning = random_weights_note(run)
+    if warning:
+        lines += [f"> **{warning}**", ""]
     corr = corruption_section(df) + figure_lines(figures, ("severity_curves", "severity_heatmap"))
     att = attack_section(df) + figure_lines(figures, ("attack_curves",))
     extra: list[list[str]] = []
@@ -185,9 +193,9 @@ def render_markdown(
     lines += [
         "## Reproducibility",
         "",
-        f"- Command: `{run.get('command', 'robustness audit')}`",
-        f"- Run id: `{run['run_id']}`; store: `{run.get('store', '')}`",
-        "- Config: " + ", ".join(f"{k}={v}" for k, v in sorted(config.items()) if shown_setting(config, k, v)),
+        f"- Command: {md_code(run.get('command', 'robustness audit'))}",
+        f"- Run id: {md_code(run['run_id'])}; store: {md_code(run.get('store', ''))}",
+        "- Config: " + md_text(", ".join(f"{k}={v}" for k, v in sorted(config.items()) if shown_setting(config, k, v))),
     ]
     versions = run.get("versions", {})
     if versions:
@@ -255,7 +263,7 @@ def attack_detail_lines(report: RunReport, figures: Mapping[str, str]) -> list[s
         rows = []
         for ex in report.adversarial:
             pairs = [
-                f"{report.class_name(c)} → {report.class_name(a)}"
+                f"{md_text(report.class_name(c))} → {md_text(report.class_name(a))}"
                 for c, a in zip(ex.clean_predictions, ex.adversarial_predictions)
             ]
             rows.append([ex.attack, ex.norm, fmt_eps(ex.epsilon), "; ".join(pairs) or ex.note])
@@ -266,7 +274,7 @@ def attack_detail_lines(report: RunReport, figures: Mapping[str, str]) -> list[s
 def fragile_lines(report: RunReport) -> list[str]:
     if not report.fragile:
         return []
-    rows = [[f"#{f.sample_id}", report.class_name(f.label), f.cause, f.description] for f in report.fragile]
+    rows = [[f"#{f.sample_id}", md_text(report.class_name(f.label)), f.cause, md_text(f.description)] for f in report.fragile]
     return [
         "## Most fragile test images",
         "",
@@ -298,7 +306,7 @@ def comparison_lines(report: RunReport, figures: Mapping[str, str]) -> list[str]
         return []
     rows = [
         [
-            r["label"],
+            md_text(r["label"]),
             r["metric"],
             pct(r["accuracy"]),
             f"{pct(r['ci_low'])} to {pct(r['ci_high'])}",
@@ -309,5 +317,5 @@ def comparison_lines(report: RunReport, figures: Mapping[str, str]) -> list[str]
     lines = ["## Comparisons", ""]
     if len(runs) == 1:
         lines += ["No other run in this store used the same test samples; this run alone:", ""]
-    lines.append(make_table(["run", "metric", "accuracy", "95% CI", f"p vs {runs[0].label}"], rows, align="llrrr"))
+    lines.append(make_table(["run", "metric", "accuracy", "95% CI", f"p vs {md_text(runs[0].label)}"], rows, align="llrrr"))
     return lines + figure_lines(figures, ("comparison", "effective_robustness"))

@@ -192,3 +192,14 @@ def evaluation_grade(tidy_df: pd.DataFrame, norm: str) -> tuple[bool, str]:
     if f"autoattack_rand_{norm}" in ran:
         return True, "AutoAttack-grade for randomized models (AutoAttack rand ran: APGD-CE, APGD-DLR with EOT)"
     return False, "weaker than AutoAttack (an upper bound; rerun with --attacks autoattack to quote it)"
+
+
+def random_weights_note(run: Mapping[str, Any]) -> str | None:
+    """The warning a report of a model audited without trained weights (``--random-weights``) carries, else None."""
+    model = (run.get("info") or {}).get("model") or {}
+    if not (isinstance(model, Mapping) and model.get("random_weights")):
+        return None
+    return (
+        "Random weights: this model was audited without trained weights (--random-weights), with the weights its "
+        "constructor drew; its accuracies say nothing about robustness (a timing run)."
+    )

@@ -15,7 +15,7 @@ from reports import tidy
 from reports.explain import Explanations, explain as explain_frames
 from robustness.compare.api import CompareOutcome, compare
 from robustness.results.records import load_samples
-from robustness.results.store import Store
+from robustness.results.store import Store, check_store
 from robustness.results.writer import check_writable, write_outputs
 from robustness.run import engine
 from robustness.run.config import AuditConfig
@@ -35,7 +35,8 @@ class AuditOutcome:
 
 def run_audit(config: AuditConfig) -> AuditOutcome:
     """Run (or resume) an audit, then write its output folder; the CLI and :func:`audit` call this."""
-    check_writable(Path(config.out))  # fail before any work when the report could not be written
+    check_store(config.store_path())  # fail before any work when the store cannot take the results
+    check_writable(Path(config.out))  # ... or the report could not be written
     run = engine.run(config)
     out_dir = Path(config.out) / run.run_id
     with Store(run.store, readonly=True) as store:

@@ -169,7 +169,7 @@ def test_stored_run_with_other_samples_is_refused_before_any_audit(planted_store
     with pytest.raises(UsageError, match=r"cannot compare 'run:base': it evaluated other samples .* \(300 vs 24\)"):
         compare(
             contenders=("model:tests.helpers.toy_models:TinyNet", "run:base"), n=24, store=str(planted_store),
-            out=str(out), attacks=("none",), corruptions=("none",),
+            out=str(out), attacks=("none",), corruptions=("none",), random_weights=True,
         )  # fmt: skip
     assert not list(out.glob("digits-*"))
 
@@ -244,7 +244,7 @@ def test_user_models_compare_end_to_end(tmp_path: Path) -> None:
     outcome = compare(
         contenders=("model:tests.helpers.toy_models:TinyNet", f"model:tests.helpers.toy_models:TinyNet@{weights}"),
         n=24, corruptions=("gaussian_noise",), severities=(1,), attacks=("none",), out=str(tmp_path / "runs"),
-        n_boot=200,
+        n_boot=200, random_weights=True,
     )  # fmt: skip
     table = outcome.comparison.table
     assert set(table["metric"]) >= {"clean accuracy", "mean corruption accuracy", "mCE"}
@@ -296,7 +296,8 @@ def test_defenses_compare_end_to_end(tmp_path: Path) -> None:
 
 def test_training_defense_on_a_user_model_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="contender 'pgd-at'.*trains a built-in architecture"):
-        compare(contenders=("standard", "pgd-at"), model="tests.helpers.toy_models:TinyNet", n=8, out=str(tmp_path))
+        compare(contenders=("standard", "pgd-at"), model="tests.helpers.toy_models:TinyNet", n=8, out=str(tmp_path),
+                random_weights=True)
 
 
 def test_cli_defense_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -79,9 +79,36 @@ def test_a_dead_worker_is_retried(tmp_path: Path, local_ray: Path) -> None:
     marker = local_ray
     config = AuditConfig(
         model="tests.helpers.toy_models:CrashOnceNet", corruptions=("rotation",), severities=(1,),
-        attacks=("none",), n=40, backend="ray", out=str(tmp_path / "out"),
+        attacks=("none",), n=40, backend="ray", out=str(tmp_path / "out"), random_weights=True,
     )  # fmt: skip
     outcome = run_audit(config)
     assert marker.exists(), "the worker should have crashed once"
     assert set(outcome.results["n"]) == {40}
     assert len(outcome.results) == 2
+
+
+def test_cuda_on_a_cluster_without_gpus_is_refused(tmp_path: Path, local_ray: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from robustness.cli.main import main
+
+    out = tmp_path / "out"
+    code = main(["audit", "--backend", "ray", "--device", "cuda", "--n", "8", "--corruptions", "none",
+                 "--attacks", "none", "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "--device cuda with --backend ray needs GPUs, but the Ray cluster has none (CPU 2" in err
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_failed_task_cancels_the_pending_ones(tmp_path: Path, local_ray: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cancelled = []
+    monkeypatch.setattr(ray, "cancel", lambda ref, **kwargs: cancelled.append(ref))
+    config = AuditConfig(
+        model="tests.helpers.toy_models:FailsOnWorkersNet", corruptions=("rotation", "brighten"), severities=(1, 2, 3),
+        attacks=("none",), n=40, batch_size=5, backend="ray", out=str(tmp_path / "out"), random_weights=True,
+    )  # fmt: skip
+    with pytest.raises(Exception, match="FailsOnWorkersNet fails on Ray workers"):
+        run_audit(config)
+    assert cancelled, "the tasks still pending should have been cancelled"
+    with Store(config.store_path(), readonly=True) as store:
+        assert all(not store.finished_cells(run_id) for run_id in store.run_ids())

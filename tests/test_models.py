@@ -115,7 +115,7 @@ def test_user_class_spec_and_torchscript_file(tmp_path: Path) -> None:
 
 
 def test_torchvision_architecture_with_weights(tmp_path: Path) -> None:
-    model, _ = build_model(ModelRequest(spec="torchvision:resnet18", num_classes=10), 3, 10)
+    model, _ = build_model(ModelRequest(spec="torchvision:resnet18", num_classes=10, random_weights=True), 3, 10)
     path = tmp_path / "r18.pt"
     torch.save(model.state_dict(), path)
     clf, _ = load_classifier(

@@ -520,3 +520,21 @@ def test_comparison_means_corruptions_over_the_cells_every_run_has() -> None:
     table = comparison_table([a, b]).set_index(["label", "metric"])
     assert table.loc[("a", "corruptions (mean)"), "accuracy"] == pytest.approx(0.7)
     assert table.loc[("b", "corruptions (mean)"), "accuracy"] == pytest.approx(0.65)  # rotation is b's alone
+
+
+def test_report_leaves_a_read_only_store_byte_for_byte_unchanged(tmp_path: Path) -> None:
+    """`robustness report` opens the store read-only: a write-protected store file stays exactly as it was."""
+    from robustness.cli.main import main
+
+    path = tmp_path / "store.sqlite"
+    with Store(path) as s:
+        fake_run(s, "run-a", strength=0.5)
+    path.chmod(0o444)
+    before = path.read_bytes()
+    try:
+        assert main(["report", "run-a", "--store", str(path), "--out", str(tmp_path / "out")]) == 0
+    finally:
+        path.chmod(0o644)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "store.sqlite"]  # no -wal/-shm left behind
+    assert (tmp_path / "out" / "run-a" / "report.html").is_file()

@@ -95,3 +95,61 @@ def test_resume_with_other_samples_is_refused(tmp_path: Path) -> None:
         _begin(store)
         with pytest.raises(UsageError, match="exists in the store with other samples"):
             store.begin_run("r", model="m", dataset="d", seed=0, config={}, info={}, sample_ids=IDS[:50], labels=IDS[:50])
+
+
+def _v1_store(path: Path) -> None:
+    """A store as schema 1 wrote it: the same tables, no application_id."""
+    import sqlite3
+
+    from robustness.results.store import SCHEMA
+
+    with sqlite3.connect(path) as conn:
+        conn.executescript(SCHEMA)
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    conn.close()
+    with Store(path) as store:  # a run written through the current code, then the version set back to 1
+        _begin(store)
+        store.commit_cells("r", [_cell("a", IDS % 2 == 0)])
+        store._conn.execute("PRAGMA application_id = 0")
+        store._conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+
+
+def test_an_older_store_is_read_as_is_and_migrated_when_opened_writable(tmp_path: Path) -> None:
+    from robustness.results.store import APPLICATION_ID, SCHEMA_VERSION, inspect_store
+
+    path = tmp_path / "v1.sqlite"
+    _v1_store(path)
+    assert inspect_store(path) == 1
+    before = path.read_bytes()
+    with Store(path, readonly=True) as store:
+        assert store.schema_version() == 1 and store.finished_cells("r") == {"a"}
+    assert path.read_bytes() == before
+    with Store(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store._conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+        assert np.array_equal(store.bits("r")["a"], IDS % 2 == 0)  # the data survived the migration
+    assert inspect_store(path) == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("name", ["with space", "what?", "hash#tag", "100%", "a%20b"])
+def test_any_path_is_a_valid_store_path(tmp_path: Path, name: str) -> None:
+    folder = tmp_path / name
+    path = folder / "store.sqlite"
+    with Store(path) as store:
+        _begin(store)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name], "the store is where it was asked to be"
+    with Store(path, readonly=True) as store:
+        assert store.run_ids() == ["r"]
+
+
+def test_readonly_open_of_another_programs_database_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    from robustness.core.errors import UsageError
+
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE runs (x)")
+    conn.close()
+    with pytest.raises(UsageError, match="another program's SQLite database"):
+        Store(path, readonly=True)

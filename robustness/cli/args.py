@@ -70,13 +70,17 @@ def non_negative_int(text: str) -> int:
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--model", help="small-cnn, resnet-small, torchvision:ARCH, package.module:Class, or a TorchScript file")
+    g.add_argument("--model", help="small-cnn, resnet-small, torchvision:ARCH, timm:NAME, package.module:Class, or a TorchScript file")
     g.add_argument("--weights", help="state_dict file (loaded with weights_only=True)")
     g.add_argument("--num-classes", type=positive_int)
     g.add_argument("--mean", type=parse_floats, help="per-channel normalization mean, e.g. 0.485,0.456,0.406")
     g.add_argument("--std", type=parse_floats, help="per-channel normalization std")
-    g.add_argument("--pretrained", action="store_true", default=None, help="torchvision's published weights (from the local cache)")
+    g.add_argument("--pretrained", action="store_true", default=None, help="torchvision's or timm's published weights (from the local cache; --download to fetch)")
     g.add_argument("--unsafe-load", action="store_true", default=None, help="allow checkpoints that need pickle code (trusted files only)")
+    g.add_argument(
+        "--random-weights", action="store_true", default=None,
+        help="audit a non-built-in architecture without trained weights, on purpose (timing runs)",
+    )  # fmt: skip
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:

@@ -53,7 +53,7 @@ def add_audit_parser(sub: Any) -> None:
 def audit_config(args: argparse.Namespace) -> AuditConfig:
     base = AuditConfig.from_yaml(args.config) if args.config else AuditConfig()
     keys = [
-        "model", "weights", "num_classes", "mean", "std", "pretrained", "download", "unsafe_load", "dataset",
+        "model", "weights", "num_classes", "mean", "std", "pretrained", "download", "unsafe_load", "random_weights", "dataset",
         "data_root", "n", "corruptions", "precomputed", "severities", "attacks", "eps", "eps_l2", "sanity", "seed", "batch_size",
         "device", "out", "store", "backend", "address", "workers", "defense", "defense_params", "defense_eval",
         "loader_workers", "skip_bad_images",

@@ -57,7 +57,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if what in ("all", "models"):
         from robustness.models import MODELS
 
-        print("models: " + ", ".join(MODELS) + ", torchvision:ARCH, package.module:Class, FILE.pt (TorchScript)")
+        print("models: " + ", ".join(MODELS) + ", torchvision:ARCH, timm:NAME, package.module:Class, FILE.pt (TorchScript)")
     if what in ("all", "corruptions"):
         from robustness.corruptions import CORRUPTIONS
 
@@ -122,7 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if meta.exists():
         import json
 
-        accuracy = f" (test accuracy {json.loads(meta.read_text())['test_accuracy']:.4f})"
+        accuracy = f" (test accuracy {json.loads(meta.read_text(encoding='utf-8'))['test_accuracy']:.4f})"
     print(f"weights: {path}{accuracy}")
     return 0
 

@@ -28,6 +28,10 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
     g = p.add_argument_group("model (the architecture defenses train or wrap)")
     g.add_argument("--model", help="built-in architecture or model SPEC (default small-cnn)")
     g.add_argument("--weights", help="state_dict for --model (transform defenses wrap it)")
+    g.add_argument(
+        "--random-weights", action="store_true", default=None,
+        help="allow architectures without trained weights, on purpose (timing runs)",
+    )  # fmt: skip
     g.add_argument("--num-classes", type=positive_int)
     g.add_argument("--mean", type=parse_floats)
     g.add_argument("--std", type=parse_floats)

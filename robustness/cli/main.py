@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 
 from robustness.cli import audit, commands, compare
 from robustness.cli.args import Parser, one_line
@@ -26,8 +27,17 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def suite_version() -> str:
+    """The installed robustness-suite's version, from its package metadata."""
+    try:
+        return metadata.version("robustness-suite")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed; pip install -e .)"
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="robustness", description="Robustness and adversarial evaluation of image classifiers.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {suite_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     audit.add_audit_parser(sub)

@@ -103,6 +103,7 @@ class CompareConfig:
     num_classes: int | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    random_weights: bool = False
     dataset: str = "digits"
     data_root: str | None = None
     download: bool = False
@@ -147,7 +148,7 @@ class CompareConfig:
 
 #: settings every contender's audit takes from the comparison
 SHARED = (
-    "model", "weights", "num_classes", "mean", "std", "dataset", "data_root", "download", "n", "corruptions",
+    "model", "weights", "num_classes", "mean", "std", "random_weights", "dataset", "data_root", "download", "n", "corruptions",
     "severities", "attacks", "eps", "eps_l2", "attack_params", "seed", "batch_size", "device", "out", "command",
 )  # fmt: skip
 

@@ -12,7 +12,7 @@ from robustness.data import builtin as _builtin  # noqa: F401  (registers digits
 from robustness.data import external as _external  # noqa: F401  (registers torchvision sets)
 from robustness.data.base import DATASETS, ArrayDataset, Batch, DatasetRequest, ImageDataset
 from robustness.data.external import image_folder
-from robustness.core.errors import UsageError
+from robustness.core.errors import UsageError, unknown_name
 
 __all__ = ["DATASETS", "ArrayDataset", "Batch", "DatasetRequest", "ImageDataset", "load_dataset"]
 
@@ -24,6 +24,8 @@ def load_dataset(spec: str, request: DatasetRequest | None = None) -> ImageDatas
         raise UsageError(f"split should be 'train' or 'test', but got {request.split!r}.")
     if spec.startswith("folder:") or (spec not in DATASETS and Path(spec).is_dir()):
         dataset = image_folder(spec, request)
+    elif spec.split(":", 1)[0] not in DATASETS:
+        raise unknown_name("dataset", spec, [*DATASETS, "folder:PATH"])
     else:
         dataset = DATASETS.get(spec.split(":", 1)[0])(spec, request)
     if len(dataset) == 0:

@@ -97,6 +97,8 @@ def load_classifier(
         "num_classes": n_classes,
         "input_shape": list(shape),
     }
+    if request.random_weights and not (request.weights or request.pretrained):
+        info["random_weights"] = True  # the report says the accuracies measure an untrained network
     return clf, info
 
 

@@ -1,6 +1,6 @@
 """Resolve a model SPEC into a :class:`Classifier`.
 
-SPEC is one of: a built-in name (``small-cnn``), ``torchvision:<arch>``,
+SPEC is one of: a built-in name (``small-cnn``), ``torchvision:<arch>``, ``timm:<name>``,
 ``package.module:Class`` (with ``--weights``), or a TorchScript file. Checkpoints load with
 ``torch.load(weights_only=True)``; a checkpoint that needs pickle code is refused unless the
 caller passes ``unsafe_load=True`` for a file they trust.
@@ -20,9 +20,12 @@ from torch import nn
 
 from robustness.core.errors import UsageError
 from robustness.models.classifier import Classifier
+from robustness.models.timm_loading import build_timm
 from robustness.models.zoo import MODELS
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript", ".jit")
+#: how PyTorch checkpoints begin: a zip archive (torch.save since 1.6) or a pickle (the legacy format)
+CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class ModelRequest:
     pretrained: bool = False
     download: bool = False
     unsafe_load: bool = False
+    random_weights: bool = False  # audit an architecture without trained weights on purpose (timing runs)
 
 
 def file_digest(path: str | Path) -> str:
@@ -51,6 +55,13 @@ def load_state_dict(path: str | Path, *, unsafe_load: bool = False) -> dict[str,
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"--weights file {str(path)!r} does not exist; pass the path of a saved state_dict.")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head.startswith(CHECKPOINT_MAGIC):
+        raise UsageError(
+            f"--weights file {str(path)!r} is not a PyTorch checkpoint (it starts with {head!r}, not a torch.save "
+            "archive); pass a file written by torch.save(model.state_dict(), PATH)."
+        )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=not unsafe_load)
     except pickle.UnpicklingError as err:
@@ -59,7 +70,7 @@ def load_state_dict(path: str | Path, *, unsafe_load: bool = False) -> dict[str,
             f"--weights file {str(path)!r} needs pickle code to load ({first[:120]}); it was not loaded. "
             "Save a plain state_dict, or pass --unsafe-load if you trust the file."
         ) from None
-    except (RuntimeError, EOFError, OSError) as err:
+    except (RuntimeError, EOFError, OSError, KeyError, ValueError) as err:
         raise UsageError(f"--weights file {str(path)!r} is not a readable PyTorch checkpoint: {err}".splitlines()[0]) from None
     if isinstance(obj, nn.Module):
         obj = obj.state_dict()
@@ -146,14 +157,38 @@ def _torchvision(arch: str, request: ModelRequest) -> tuple[nn.Module, dict[str,
     return model, meta
 
 
+def check_has_weights(request: ModelRequest) -> None:
+    """Refuse an architecture that would run with the weights its constructor draws (random, for a standard one).
+
+    Built-ins are trained and cached on first use and TorchScript files carry their weights; any
+    other architecture needs ``weights`` or ``pretrained``, or ``random_weights`` to say it is intended.
+    """
+    spec = request.spec
+    if spec in MODELS or Path(spec).suffix in TORCHSCRIPT_SUFFIXES or Path(spec).is_file():
+        return
+    if request.weights or request.pretrained or request.random_weights:
+        return
+    raise UsageError(
+        f"--model {spec!r} has no trained weights: pass --weights FILE (a state_dict)"
+        + (" or --pretrained (the published weights, from the local cache)" if spec.startswith(("torchvision:", "timm:")) else "")
+        + "; to audit it with the weights its constructor draws (random: timing runs only), pass --random-weights."
+    )
+
+
 def build_model(request: ModelRequest, in_channels: int, num_classes: int) -> tuple[nn.Module, dict[str, object]]:
-    """The bare ``nn.Module`` for ``request`` (weights applied when given) and any metadata it carries."""
+    """The bare ``nn.Module`` for ``request`` (weights applied when given) and any metadata it carries.
+
+    Raises :class:`UsageError` for an architecture without trained weights (see :func:`check_has_weights`).
+    """
     spec = request.spec
     meta: dict[str, object] = {}
     if spec in MODELS:
         model = MODELS.get(spec)(in_channels, num_classes)
     elif spec.startswith("torchvision:"):
         model, meta = _torchvision(spec.split(":", 1)[1], request)
+    elif spec.startswith("timm:"):  # published weights keep their classes unless --num-classes says otherwise
+        classes = request.num_classes if request.pretrained else num_classes
+        model, meta = build_timm(spec.split(":", 1)[1], num_classes=classes, pretrained=request.pretrained, download=request.download)
     elif Path(spec).suffix in TORCHSCRIPT_SUFFIXES or Path(spec).is_file():
         if not Path(spec).is_file():
             raise UsageError(f"--model file {spec!r} does not exist; pass a TorchScript file or a model name.")
@@ -170,7 +205,8 @@ def build_model(request: ModelRequest, in_channels: int, num_classes: int) -> tu
     else:
         from robustness.core.errors import unknown_name
 
-        raise unknown_name("model", spec, [*MODELS, "torchvision:<arch>", "package.module:Class", "<file>.pt"])
+        raise unknown_name("model", spec, [*MODELS, "torchvision:<arch>", "timm:<name>", "package.module:Class", "<file>.pt"])
+    check_has_weights(request)
     if request.weights:
         apply_weights(model, load_state_dict(request.weights, unsafe_load=request.unsafe_load), request.weights)
     return model, meta

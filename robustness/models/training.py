@@ -97,5 +97,5 @@ def save_checkpoint(model: nn.Module, path: Path, meta: dict[str, object]) -> No
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     torch.save(model.state_dict(), tmp)
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str), encoding="utf-8")
     os.replace(tmp, path)

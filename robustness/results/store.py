@@ -21,7 +21,16 @@ import pandas as pd
 
 from robustness.core.errors import UsageError
 
-SCHEMA_VERSION = 1
+#: 1: runs, cells, artifacts and meta tables; 2: the file carries SQLite's application_id (below)
+SCHEMA_VERSION = 2
+#: schema versions this code reads without migrating (read-only opens cannot migrate)
+READABLE_VERSIONS = frozenset({1, 2})
+#: ``PRAGMA application_id`` of a results store: 'RBST', so other programs (and this one) can tell it apart
+APPLICATION_ID = 0x52425354
+SQLITE_HEADER = b"SQLite format 3\x00"
+TABLES = frozenset({"meta", "runs", "cells", "artifacts"})
+#: the SQL that takes a store from schema ``v`` to ``v + 1``; an older store runs them in order when opened writable
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: (f"PRAGMA application_id = {APPLICATION_ID}",)}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -101,23 +110,41 @@ class Store:
     """A SQLite results store; safe for several processes writing at once (WAL, busy timeout)."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        """Open (or, unless ``readonly``, create) the store at ``path``.
+
+        Raises :class:`UsageError`, before writing anything, when the file is not a SQLite
+        database, is another program's database, or was written by a newer suite; a store of an
+        older schema is migrated when opened writable.
+        """
         self.path = Path(path)
         if readonly and not self.path.exists():
             raise UsageError(f"store {str(self.path)!r} does not exist; run an audit first or pass --store.")
+        version = check_store(self.path, readonly=readonly)
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
-        self._conn = sqlite3.connect(uri, uri=True, timeout=120.0, isolation_level=None)
+        self._conn = sqlite3.connect(store_uri(self.path, readonly=readonly), uri=True, timeout=120.0, isolation_level=None)
         if not readonly:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            with self.transaction() as conn:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(
-                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
+            self._create_or_migrate(version)
+
+    def _create_or_migrate(self, version: int | None) -> None:
+        """Create the tables of a new store, or migrate an older one to :data:`SCHEMA_VERSION`, in one transaction."""
+        with self.transaction() as conn:
+            if version is None:
+                statements = [s for s in SCHEMA.split(";") if s.strip()] + [f"PRAGMA application_id = {APPLICATION_ID}"]
+            else:
+                statements = [s for v in range(version, SCHEMA_VERSION) for s in MIGRATIONS[v]]
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the store."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0])
 
     def close(self) -> None:
         self._conn.close()
@@ -249,6 +276,75 @@ class Store:
 
     def artifact_names(self, run_id: str) -> list[str]:
         return [r[0] for r in self._conn.execute("SELECT name FROM artifacts WHERE run_id = ? ORDER BY name", (run_id,))]
+
+
+def store_uri(path: Path, *, readonly: bool) -> str:
+    """The SQLite URI of ``path``, percent-encoded so spaces, ``?``, ``#`` and ``%`` in it stay part of the path.
+
+    A read-only open of a write-protected file (no write permission bits) is ``immutable``: no writer
+    can be changing it, and SQLite then leaves no ``-wal``/``-shm`` files beside it.
+    """
+    if not readonly:
+        return f"{path.resolve().as_uri()}?mode=rwc"
+    frozen = path.exists() and not path.stat().st_mode & 0o222
+    return f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if frozen else "")
+
+
+def check_store(path: Path, *, readonly: bool = False) -> int | None:
+    """The schema version of the store at ``path`` (None: a new store), or :class:`UsageError` when this
+    suite cannot open it: not SQLite, another program's database, a newer schema, or (``readonly``)
+    an older schema that needs migrating. Writes nothing; audits call it before any work."""
+    version = inspect_store(path)
+    if version is not None and version > SCHEMA_VERSION:
+        raise UsageError(
+            f"--store {str(path)!r} was written by a newer robustness-suite (schema {version}; this one "
+            f"knows up to {SCHEMA_VERSION}); upgrade robustness-suite or pass another --store."
+        )
+    if readonly and version is not None and version not in READABLE_VERSIONS:
+        raise UsageError(
+            f"--store {str(path)!r} has schema {version}, which must be migrated before it can be read; "
+            "run robustness audit with it once (that migrates it), then retry."
+        )
+    return version
+
+
+def inspect_store(path: Path) -> int | None:
+    """The schema version of the store at ``path``; None for a missing or empty file (a new store).
+
+    Reads without writing. Raises :class:`UsageError` when the file is not a SQLite database or is
+    another program's database.
+    """
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+        return None
+    if not path.is_file():
+        raise UsageError(f"--store {str(path)!r} is not a file; pass the path of a results store (e.g. store.sqlite).")
+    with open(path, "rb") as f:
+        header = f.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        raise UsageError(
+            f"--store {str(path)!r} is not a SQLite database (it starts with {header[:8]!r}); pass a results store "
+            "written by robustness audit, or a path that does not exist yet."
+        )
+    try:
+        conn = sqlite3.connect(store_uri(path, readonly=True), uri=True)
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() if "meta" in tables else None
+        finally:
+            conn.close()
+    except sqlite3.Error as err:
+        raise UsageError(f"--store {str(path)!r} cannot be read as a SQLite database ({err}); pass another --store.") from None
+    if not tables:
+        return None
+    ours = app_id == APPLICATION_ID or (row is not None and TABLES <= tables)
+    if not ours or row is None or not str(row[0]).isdigit():
+        shown = ", ".join(sorted(tables)[:6])
+        raise UsageError(
+            f"--store {str(path)!r} is another program's SQLite database (tables: {shown}), not a results store; "
+            "pass another --store (it was not modified)."
+        )
+    return int(row[0])
 
 
 def _json_default(value: Any) -> Any:

@@ -39,7 +39,11 @@ def package_versions() -> dict[str, str]:
 
 
 def check_writable(folder: Path) -> None:
-    """Fail early, before any computation, when ``folder`` cannot be created or written."""
+    """Fail early, before any computation, when ``folder`` cannot be created or written.
+
+    Leaves the file system as it found it: folders created for the check are removed again.
+    """
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
@@ -48,6 +52,12 @@ def check_writable(folder: Path) -> None:
         raise UsageError(
             f"--out folder {str(folder)!r} is not writable ({err.strerror or err}); pass --out with a folder you can write."
         ) from None
+    finally:
+        for path in created:  # deepest first
+            try:
+                path.rmdir()
+            except OSError:
+                break
 
 
 def run_record(store: Store, run_id: str) -> dict[str, Any]:
@@ -294,25 +304,26 @@ def paired_comparison(store: Store, summaries: list[RunSummary]) -> Comparison |
 
 
 def atomic_folder(out_dir: Path, files: dict[str, str | bytes]) -> None:
-    """Write ``files`` into ``out_dir`` all at once: a temp folder renamed into place."""
+    """Write ``files`` into ``out_dir`` all at once; text is written as UTF-8.
+
+    The new folder is built beside ``out_dir`` (new files, plus copies of any old files this call
+    does not regenerate), then swapped in with two renames. A failure at any point leaves either
+    the old folder or the new one whole, never a mixture and never neither: the old files are only
+    copied, and if the second rename fails the first is undone.
+    """
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+    trash = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{tmp.name.rsplit('-', 1)[-1]}")
     try:
-        for name, content in files.items():
-            path = tmp / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content)
+        _write_files(tmp, files)
         if out_dir.exists():
-            # keep files from other formats that this call did not regenerate
-            for old in out_dir.iterdir():
-                if not (tmp / old.name).exists():
-                    os.replace(old, tmp / old.name)
-            trash = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+            _copy_others(out_dir, tmp)  # keep files from other formats that this call did not regenerate
             os.replace(out_dir, trash)
-            os.replace(tmp, out_dir)
+            try:
+                os.replace(tmp, out_dir)
+            except BaseException:
+                os.replace(trash, out_dir)
+                raise
             shutil.rmtree(trash, ignore_errors=True)
         else:
             os.replace(tmp, out_dir)
@@ -320,6 +331,28 @@ def atomic_folder(out_dir: Path, files: dict[str, str | bytes]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     os.chmod(out_dir, 0o755)
+
+
+def _write_files(folder: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+
+
+def _copy_others(old: Path, new: Path) -> None:
+    """Copy the entries of ``old`` that ``new`` lacks into ``new`` (the old folder is left untouched)."""
+    for entry in old.iterdir():
+        target = new / entry.name
+        if target.exists():
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, target)
+        else:
+            shutil.copy2(entry, target)
 
 
 def console_path(path: Path) -> str:

@@ -12,6 +12,7 @@ import yaml
 
 from robustness.core.budgets import DEFAULT_EPS_L2, DEFAULT_EPS_LINF
 from robustness.core.errors import UsageError
+from robustness.core.typecheck import tuple_fields, type_errors
 
 DEFAULT_OUT = "robustness-runs"
 
@@ -23,7 +24,8 @@ AUDIT_ATTACKS = ("fgsm", "apgd_lite_linf", "deepfool_linf", "apgd_lite_l2", "dee
 #: fields that say where or how fast to compute, not what: they do not change the run id
 NON_IDENTITY = (
     "out", "store", "device", "batch_size", "backend", "address", "workers", "command", "loader_workers",
-    "skip_bad_images",  # which images were skipped enters the run id itself (engine.prepare)
+    "skip_bad_images",  # which images were skipped enters the run id itself (run.prepare)
+    "random_weights",
 )  # fmt: skip
 
 
@@ -39,6 +41,7 @@ class AuditConfig:
     pretrained: bool = False
     download: bool = False
     unsafe_load: bool = False
+    random_weights: bool = False
     dataset: str = "digits"
     data_root: str | None = None
     n: int | None = None
@@ -67,6 +70,12 @@ class AuditConfig:
     command: str = ""
 
     def __post_init__(self) -> None:
+        for key in tuple_fields(type(self)):  # YAML, JSON and Python callers give lists for these
+            if isinstance(getattr(self, key), list):
+                object.__setattr__(self, key, tuple(getattr(self, key)))
+        wrong = type_errors(self, name="{!r}")
+        if wrong:
+            raise UsageError(f"config values have the wrong type: {'; '.join(wrong)}; fix them in --config (or the call).")
         if self.n is not None and self.n < 1:
             raise UsageError(f"--n should be a positive number of samples, but got {self.n}.")
         if self.batch_size < 1:
@@ -103,9 +112,7 @@ class AuditConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise UsageError(f"config has unknown keys {', '.join(unknown)}; known keys: {', '.join(sorted(known))}.")
-        tuples = {"mean", "std", "corruptions", "severities", "attacks", "eps", "eps_l2"}
-        clean = {k: (tuple(v) if k in tuples and isinstance(v, list) else v) for k, v in data.items()}
-        return cls(**clean)
+        return cls(**data)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> AuditConfig:
@@ -113,7 +120,7 @@ class AuditConfig:
         if not path.is_file():
             raise UsageError(f"--config file {str(path)!r} does not exist.")
         try:
-            data = yaml.safe_load(path.read_text()) or {}
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
             raise UsageError(f"--config file {str(path)!r} is not valid YAML: {str(err).splitlines()[0]}") from None
         if not isinstance(data, dict):

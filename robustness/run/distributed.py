@@ -11,6 +11,7 @@ what the local backend would write. Tasks whose worker dies are retried by Ray
 from __future__ import annotations
 
 import os
+import socket
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -24,10 +25,13 @@ from robustness.run.plan import CLEAN, AttackTask, Cell
 
 if TYPE_CHECKING:
     from robustness.results.store import Store
+    from robustness.run.config import AuditConfig
     from robustness.run.prepare import Prepared
 
 MAX_RETRIES = 3
 SHARD_BATCHES = 8
+#: seconds to wait for a Ray cluster's address to answer before giving up
+CONNECT_TIMEOUT = 10.0
 
 
 def _import_ray() -> Any:
@@ -61,18 +65,63 @@ def _work(prep: Prepared, unit: Cell | AttackTask | str, start: int, stop: int) 
     return correct, outputs, time.perf_counter() - began
 
 
-def run_cells_ray(prep: Prepared, store: Store) -> tuple[int, int]:
-    """Ray counterpart of :func:`robustness.run.engine.run_cells`; returns (skipped, computed)."""
+def _probe(address: str) -> None:
+    """Fail within :data:`CONNECT_TIMEOUT` seconds when ``HOST:PORT`` (or ``ray://HOST:PORT``) does not answer."""
+    target = address.split("://", 1)[-1]
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", "local": Ray resolves those itself, and fails fast when there is nothing to find
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as err:
+        raise UsageError(
+            f"--address {address!r}: no Ray cluster answers there ({err.strerror or err}, waited up to "
+            f"{CONNECT_TIMEOUT:.0f} s); start one (ray start --head) or check the address, or drop --backend ray."
+        ) from None
+
+
+def connect(config: AuditConfig) -> None:
+    """Start or join Ray for ``config`` and check the cluster can run it, before anything is written.
+
+    A cluster address that does not answer, and ``--device cuda`` on a cluster without GPUs, are
+    refused with a :class:`UsageError`.
+    """
     ray = _import_ray()
-    config = prep.config
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
         if config.address:
+            _probe(config.address)
             kwargs["address"] = config.address
         else:
             kwargs["num_cpus"] = config.workers or os.cpu_count() or 1
-        ray.init(**kwargs)
-    remote = ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(_work)
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            raise UsageError(
+                f"--address {config.address!r}: could not join the Ray cluster ({str(err).splitlines()[0][:160]}); "
+                "check the address or drop --backend ray."
+            ) from None
+    if config.device.startswith("cuda"):
+        resources = ray.cluster_resources()
+        if resources.get("GPU", 0) < 1:
+            shown = ", ".join(f"{k} {v:g}" for k, v in sorted(resources.items()) if k in ("CPU", "GPU", "memory"))
+            raise UsageError(
+                f"--device {config.device} with --backend ray needs GPUs, but the Ray cluster has none ({shown}); "
+                "use --device cpu or a cluster with GPUs."
+            )
+
+
+def run_cells_ray(prep: Prepared, store: Store) -> tuple[int, int]:
+    """Ray counterpart of :func:`robustness.run.engine.run_cells`; returns (skipped, computed).
+
+    Each task takes one CPU, and one GPU when the audit runs on CUDA. When a task fails for good,
+    the tasks still pending are cancelled before the error propagates.
+    """
+    ray = _import_ray()
+    config = prep.config
+    connect(config)
+    gpus = 1 if config.device.startswith("cuda") else 0
+    remote = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=MAX_RETRIES)(_work)
 
     done = store.finished_cells(prep.run_id)
     units: list[Cell | AttackTask | str] = []
@@ -94,17 +143,22 @@ def run_cells_ray(prep: Prepared, store: Store) -> tuple[int, int]:
 
     computed = 0
     with progress_bar(total=len(units), desc="audit (ray)", unit="cell") as bar:
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            ref = ready[0]
-            u, s = pending.pop(ref)
-            parts[u][s] = ray.get(ref)
-            if len(parts[u]) < len(bounds):
-                continue
-            shards = [parts[u][i] for i in range(len(bounds))]
-            computed += _commit_unit(prep, store, units[u], shards)
-            del parts[u]
-            bar.update(1)
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                ref = ready[0]
+                u, s = pending.pop(ref)
+                parts[u][s] = ray.get(ref)
+                if len(parts[u]) < len(bounds):
+                    continue
+                shards = [parts[u][i] for i in range(len(bounds))]
+                computed += _commit_unit(prep, store, units[u], shards)
+                del parts[u]
+                bar.update(1)
+        except BaseException:
+            for ref in pending:  # a failed task (or an interrupt) stops the rest of the grid
+                ray.cancel(ref, force=True)
+            raise
     computed += cells.commit_worst_case(prep, store)
     return len(done), computed
 

@@ -27,7 +27,7 @@ from robustness.run.cells import (
     evaluate_corruptions,
 )
 from robustness.run.config import AuditConfig
-from robustness.run.distributed import run_cells_ray
+from robustness.run.distributed import connect, run_cells_ray
 from robustness.run.plan import CLEAN
 from robustness.run.prepare import Prepared, prepare
 from robustness.run.sanity import run_sanity_checks
@@ -76,6 +76,8 @@ def run_cells(prep: Prepared, store: Store) -> tuple[int, int]:
 
 def run(config: AuditConfig, prep: Prepared | None = None) -> RunOutcome:
     """Run (or resume) an audit into its store: cells, certificates, sanity checks, report pictures."""
+    if config.backend == "ray":
+        connect(config)  # an unreachable cluster, or one without the GPUs asked for, fails before anything is written
     prep = prep or prepare(config)
     store_path = config.store_path()
     with Store(store_path) as store:

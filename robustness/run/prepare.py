@@ -50,6 +50,7 @@ def model_request(config: AuditConfig) -> ModelRequest:
         pretrained=config.pretrained,
         download=config.download,
         unsafe_load=config.unsafe_load,
+        random_weights=config.random_weights,
     )
 
 

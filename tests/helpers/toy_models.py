@@ -76,3 +76,16 @@ class TutorialGrayNet(TutorialNet):
 
 class TutorialRgbNet(TutorialNet):
     channels = 3
+
+
+class FailsOnWorkersNet(TinyNet):
+    """Raises whenever it runs outside the driver process (a Ray failed-task test)."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__(num_classes)
+        self.driver_pid = os.getpid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if os.getpid() != self.driver_pid:
+            raise RuntimeError("FailsOnWorkersNet fails on Ray workers")
+        return super().forward(x)
