@@ -28,6 +28,10 @@ audit: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# AutoAttack cross-checks against pyautoattack (standard settings: Square's 5,000 queries): not in CI's time
+crosscheck: $(STAMP)
+	$(PY) -m pytest -m crosscheck tests/test_attacks_autoattack.py
+
 bench: $(STAMP)
 	$(PY) -m pip install -q $(PIP_C) -e ".[bench]"
 	$(PY) -m pip install -q --no-deps imagecorruptions==1.1.2

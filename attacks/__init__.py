@@ -16,14 +16,14 @@ or all at once for in-memory data: ``attacks.evaluate(classifier, x, y)``.
 
 from __future__ import annotations
 
-from attacks import fab as _fab  # noqa: F401  (registers attacks)
 from attacks import apgd as _apgd  # noqa: F401  (registers attacks)
 from attacks import autoattack as _autoattack  # noqa: F401
+from attacks import fab as _fab  # noqa: F401  (registers attacks)
 from attacks import gradient as _gradient  # noqa: F401
 from attacks import gradient_free as _gradient_free  # noqa: F401
 from attacks import minimal as _minimal  # noqa: F401
-from attacks import square as _square  # noqa: F401
 from attacks import sanity
+from attacks import square as _square  # noqa: F401
 from attacks.adaptive import BPDA, EOT, InputTransform, with_preprocessing
 from attacks.base import (
     ATTACKS,

@@ -10,7 +10,7 @@ also be a runtime dependency. Here:
 
 * every random draw of a sample (its initialization, window positions, signs, transposes)
   comes from its own generator keyed by ``(seed, image content, restart)``
-  (:func:`attacks.base.sample_generators`): results do not depend on batch size, batch
+  (:func:`attacks.judge.sample_generators`): results do not depend on batch size, batch
   order or which other samples are in the batch;
 * per-sample early stop: a sample leaves the batch at its first query that fools the
   attacked model; each iteration queries the model once, batched over the still-active samples;

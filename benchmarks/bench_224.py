@@ -27,8 +27,9 @@ os.environ.setdefault("ROBUSTNESS_PROGRESS", "0")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import robustness.corruptions as rc  # noqa: E402
 from bench_corruptions import environment, run, structured_images, update_section  # noqa: E402
+
+import robustness.corruptions as rc  # noqa: E402
 from robustness.data import ArrayDataset  # noqa: E402
 from robustness.data.loader import grid_batches, loader_workers  # noqa: E402
 
@@ -102,8 +103,8 @@ def grid_part(n: int, batch: int, worker_counts: tuple[int, ...]) -> str:
 def folder_part(n: int) -> str:
     from PIL import Image
 
-    from robustness.run.config import AuditConfig
     from robustness.api import run_audit
+    from robustness.run.config import AuditConfig
 
     root = Path(tempfile.mkdtemp(prefix="bench224-"))
     for i, image in enumerate(structured_images(n, 256, seed=2)):

@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 import attacks  # noqa: E402
 from benchmarks.markdown_section import replace_section  # noqa: E402
-from robustness.run.config import AUDIT_ATTACKS, DEFAULT_EPS_L2, DEFAULT_EPS_LINF  # noqa: E402
 from robustness.models.classifier import Classifier  # noqa: E402
+from robustness.run.config import AUDIT_ATTACKS, DEFAULT_EPS_L2, DEFAULT_EPS_LINF  # noqa: E402
 
 AUDIT_EPS = {"linf": DEFAULT_EPS_LINF, "l2": DEFAULT_EPS_L2}
 

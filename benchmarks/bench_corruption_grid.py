@@ -31,8 +31,9 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import robustness.corruptions as rc  # noqa: E402
 from bench_corruptions import environment, structured_images, update_section  # noqa: E402
+
+import robustness.corruptions as rc  # noqa: E402
 
 COMMAND = "python benchmarks/bench_corruption_grid.py"
 

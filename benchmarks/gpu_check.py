@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from robustness.run.config import AuditConfig
 from robustness.api import run_audit
+from robustness.run.config import AuditConfig
 
 GRID = {
     "n": 540,

@@ -8,30 +8,39 @@ comparison's tables, never by parsing the Markdown.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from reports.compare import EFFECTIVE_ROBUSTNESS_CAVEAT, comparison_table, effective_robustness
-from reports.explain_compare import comparison_lines
 from reports.comparison import Comparison
 from reports.comparison_sections import Section, Table, comparison_sections
+from reports.explain_compare import comparison_lines
 from reports.html_parts import Html, esc, figure, inline, page, section, table
 from reports.markdown import figure_lines, make_table
 from reports.tables import effective_robustness_rows, p_text, pct
+from reports.text import md_code, md_text
+
+
+def _md_safe(text: object) -> str:
+    """Section text for Markdown: ``<`` and ``>`` escaped (user names such as labels and datasets may carry
+    HTML; the sections' own markup is only inline code and bold), ``|`` escaped by :func:`make_table`."""
+    return re.sub(r"(?<!\\)([<>])", r"\\\1", str(text))
 
 
 def section_markdown(part: Section) -> list[str]:
     """One section as Markdown lines (``## title``, paragraphs, tables, a list, a code block)."""
-    lines = [f"## {part.title}", ""]
+    lines = [f"## {_md_safe(part.title)}", ""]
     for block in part.blocks:
         if isinstance(block, Table):
-            lines += [f"**{block.title}**", ""] if block.title else []
-            lines += [make_table(block.headers, block.rows, align=block.align), ""]
+            lines += [f"**{_md_safe(block.title)}**", ""] if block.title else []
+            rows = [[_md_safe(cell) for cell in row] for row in block.rows]
+            lines += [make_table([_md_safe(h) for h in block.headers], rows, align=block.align), ""]
         else:
-            lines += [block, ""]
-    lines += [f"- {b}" for b in part.bullets] + ([""] if part.bullets else [])
+            lines += [_md_safe(block), ""]
+    lines += [f"- {_md_safe(b)}" for b in part.bullets] + ([""] if part.bullets else [])
     lines += [f"```\n{part.code}\n```", ""] if part.code else []
     return lines
 
@@ -118,8 +127,8 @@ def render_html(cmp: Comparison, record: Mapping[str, Any]) -> str:
 def runs_table(runs: Sequence[Any], records: Sequence[Mapping[str, Any]]) -> str:
     """``report A B``'s list of runs as a Markdown table."""
     rows = [
-        [r.label, rec.get("model", ""), rec.get("dataset", ""), rec.get("n", ""), f"`{rec.get('run_id', '')}`",
-         f"`{rec.get('command', '')}`"]
+        [md_text(r.label), md_text(rec.get("model", "")), md_text(rec.get("dataset", "")), rec.get("n", ""),
+         md_code(rec.get("run_id", "")), md_code(rec.get("command", ""))]
         for r, rec in zip(runs, records)
     ]  # fmt: skip
     return make_table(["label", "model", "dataset", "n", "run id", "command"], rows, align="lllrll")
@@ -128,11 +137,11 @@ def runs_table(runs: Sequence[Any], records: Sequence[Mapping[str, Any]]) -> str
 def accuracy_lines(runs: Sequence[Any], table: pd.DataFrame) -> list[str]:
     """The accuracies with their intervals and p-values against the first run, then effective robustness."""
     rows = [
-        [r["label"], r["metric"], pct(r["accuracy"]), f"{pct(r['ci_low'])} to {pct(r['ci_high'])}", int(r["n"]),
+        [md_text(r["label"]), r["metric"], pct(r["accuracy"]), f"{pct(r['ci_low'])} to {pct(r['ci_high'])}", int(r["n"]),
          p_text(r["p_value"]), r["test"]]
         for _, r in table.iterrows()
     ]  # fmt: skip
-    headers = ["run", "metric", "accuracy", "95% CI", "n", f"p vs {runs[0].label}", "paired test"]
+    headers = ["run", "metric", "accuracy", "95% CI", "n", f"p vs {md_text(runs[0].label)}", "paired test"]
     lines = ["## Comparisons", "", make_table(headers, rows, align="llrrrrl")]
     er = effective_robustness(table)
     if er["predicted"].notna().any():
@@ -153,7 +162,7 @@ def render_comparison_markdown(
     ``paired`` is the paired analysis of :mod:`reports.comparison` (the one ``robustness compare``
     reports; or why there is none): its sections follow the accuracies.
     """
-    lines = ["# Robustness comparison: " + ", ".join(r.label for r in runs), "", "## Runs", ""]
+    lines = ["# Robustness comparison: " + ", ".join(md_text(r.label) for r in runs), "", "## Runs", ""]
     lines += [runs_table(runs, records), "", *accuracy_lines(runs, comparison_table(runs))]
     lines += figure_lines(figures or {}, ("comparison", "effective_robustness"))
     if paired is not None:

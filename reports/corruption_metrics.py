@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from robustness.core.errors import UsageError
 from robustness.core.enums import CellKind
+from robustness.core.errors import UsageError
 
 #: AlexNet's mean error per ImageNet-C benchmark corruption (Hendrycks & Dietterich 2019)
 ALEXNET_ERRORS: Mapping[str, float] = {

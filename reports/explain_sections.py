@@ -19,6 +19,7 @@ from reports.markdown import make_table
 from reports.model import RunReport
 from reports.plots import png
 from reports.tables import pct, points
+from reports.text import md_text
 
 ANCHOR, TITLE = "explain", "What broke"
 FIGURE_TITLES = {
@@ -152,15 +153,16 @@ def explain_markdown(report: RunReport, figures: Mapping[str, str], ex: Explanat
     lines = [f"## {TITLE}", "", "### Per class", ""]
     if len(ex.class_drop):
         drop = ex.class_drop
-        rows = [[name, *[points(0.0 - v) for v in row]] for name, row in zip(drop.index, drop.to_numpy())]
+        rows = [[md_text(name), *[points(0.0 - v) for v in row]] for name, row in zip(drop.index, drop.to_numpy())]
         lines += ["Accuracy change from clean per true class (points):", "",
                   make_table(["class", *drop.columns], rows), ""]  # fmt: skip
     if len(ex.fragile_classes):
-        lines += [make_table(FRAGILE_HEADER, fragile_rows(ex), align="llrrrr"), ""]
+        rows = [[cell if k != 1 else md_text(cell) for k, cell in enumerate(row)] for row in fragile_rows(ex)]
+        lines += [make_table(FRAGILE_HEADER, rows, align="llrrrr"), ""]
     for kind, title in (("corruption", "corruptions"), ("attack", "attacks")):
         found = confusion_lines(ex, kind)
         if found:
-            lines += [f"Confusions created by {title}:", "", *[f"- {line}" for line in found], ""]
+            lines += [f"Confusions created by {title}:", "", *[f"- {md_text(line)}" for line in found], ""]
     if len(ex.confidence):
         lines += ["### Confidence under shift", "", confidence_text(ex), "",
                   make_table(CONFIDENCE_HEADER, confidence_rows(ex.confidence)), ""]  # fmt: skip

@@ -26,8 +26,8 @@ from typing import Any
 import pandas as pd
 
 from reports.markdown import fmt_eps
-from reports.tables import p_text, pct
 from reports.plots import family_order
+from reports.tables import p_text, pct
 from robustness.core.enums import WORST_CASE, CellKind
 
 _LATEX_SPECIAL = {

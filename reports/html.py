@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-
 from reports import plots
 from reports.compare import comparison_table, effective_robustness
 from reports.explain_sections import explain_figures, explain_html, explanations
@@ -33,17 +32,10 @@ from reports.html_parts import (
 )
 from reports.html_sections import attack_section, corruption_section, summary_section
 from reports.model import RunReport, RunSummary
-from robustness.core.enums import CellKind
 from reports.tables import (
-    clean_accuracy,
-    hyperparameter_rows,
-    most_damaging,
-    pct,
-    points,
     random_weights_note,
-    skipped_notes,
-    with_drop,
 )
+from robustness.core.enums import CellKind
 
 SECTIONS = (
     ("summary", "Summary"),

@@ -25,8 +25,8 @@ from reports.html_parts import (
 )
 from reports.model import RunReport
 from reports.tables import (
-    evaluation_grade,
     clean_accuracy,
+    evaluation_grade,
     hyperparameter_rows,
     most_damaging,
     pct,

@@ -10,7 +10,6 @@ import pandas as pd
 
 from reports.tables import (
     clean_accuracy,
-    effective_robustness_rows,
     evaluation_grade,
     hyperparameter_rows,
     most_damaging,

@@ -21,8 +21,8 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from robustness.run.config import AuditConfig
     from robustness.api import audit, explain
+    from robustness.run.config import AuditConfig
 
 __all__ = ["AuditConfig", "__version__", "audit", "explain"]
 

@@ -12,7 +12,8 @@ from typing import Any
 import pandas as pd
 
 from reports import tidy
-from reports.explain import Explanations, explain as explain_frames
+from reports.explain import Explanations
+from reports.explain import explain as explain_frames
 from robustness.compare.api import CompareOutcome, compare
 from robustness.results.records import load_samples
 from robustness.results.store import Store, check_store

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from robustness.run.config import AuditConfig
-from robustness.run.engine import run_audit
+from robustness.api import run_audit
 from robustness.results.store import Store
+from robustness.run.config import AuditConfig
 
 ATTACKS = ("fgsm", "pgd_linf", "pgd_l2", "apgd_ce_linf", "apgd_t_l2", "noise_linf")
 PARAMS = {

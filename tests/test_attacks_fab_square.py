@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tests.conftest_attacks import digits, make_quantized, net  # noqa: F401  (fixtures)
 from torch import nn
 
 import attacks
@@ -16,6 +15,7 @@ from attacks import square as attacks_square
 from attacks.geometry import perturbation_norm
 from robustness.core.errors import UsageError
 from robustness.models.classifier import Classifier
+from tests.conftest_attacks import digits, make_quantized, net  # noqa: F401  (fixtures)
 
 SQUARE_EPS = {"square_linf": 0.1, "square_l2": 0.6}
 REFERENCE_NORM = {"linf": "Linf", "l2": "L2"}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tests.conftest_attacks import digits, net  # noqa: F401  (fixtures)
 from torch import nn
 
 import attacks
 from robustness.core.errors import UsageError
+from tests.conftest_attacks import digits, net  # noqa: F401  (fixtures)
 
 
 class _RowCounter(nn.Module):

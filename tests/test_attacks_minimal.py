@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tests.conftest_attacks import digits, net  # noqa: F401  (fixtures)
 
 import attacks
 from attacks.base import MinimalAttack
 from attacks.geometry import Norm
+from tests.conftest_attacks import digits, net  # noqa: F401  (fixtures)
 
 MINIMAL = [
     pytest.param("deepfool_linf", {}, id="deepfool_linf"),

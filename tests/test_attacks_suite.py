@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from tests.conftest_attacks import digits, net  # noqa: F401  (fixtures)
 
 import attacks
 from robustness.core.errors import UsageError
+from tests.conftest_attacks import digits, net  # noqa: F401  (fixtures)
 
 
 def test_default_suites_are_registered_and_cover_the_issue() -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from robustness.run.config import AuditConfig
 from robustness.api import run_audit
+from robustness.run.config import AuditConfig
 
 SMALL = {
     "n": 96,

@@ -29,7 +29,7 @@ def _folder(root: Path, truncated: tuple[str, ...] = ("b/1.png",)) -> Path:
 
 
 AUDIT = ["audit", "--model", "tests.helpers.toy_models:TinyNet", "--num-classes", "2", "--corruptions", "rotation",
-         "--severities", "1", "--attacks", "none", "--no-sanity"]  # fmt: skip
+         "--severities", "1", "--attacks", "none", "--no-sanity", "--random-weights"]  # fmt: skip
 
 
 def test_truncated_image_is_named_with_exit_2_and_nothing_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

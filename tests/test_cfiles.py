@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import robustness.corruptions as rc
-from robustness.data import cfiles
 from robustness.core.errors import UsageError
+from robustness.data import cfiles
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import torch
 from scipy import stats
 
 import robustness.corruptions as rc
-from robustness.run.config import AuditConfig
+from robustness.api import run_audit
 from robustness.corruptions.device import DEVICE_CORRUPTIONS, TOLERANCE, corrupt_on_device
 from robustness.data.layout import has_canonical_strides
-from robustness.api import run_audit
+from robustness.run.config import AuditConfig
 
 RANDOM_PIXELS = ("gaussian_noise", "speckle_noise", "shot_noise", "impulse_noise", "occlusion_patch_noise")
 

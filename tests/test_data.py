@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from robustness.data import DATASETS, DatasetRequest, load_dataset
 from robustness.core.errors import UsageError
+from robustness.data import DATASETS, DatasetRequest, load_dataset
 
 
 def test_digits_is_a_fixed_stratified_split_of_real_digits() -> None:

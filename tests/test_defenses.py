@@ -14,11 +14,11 @@ from scipy.stats import binomtest
 from torch import nn
 
 from robustness import defenses
+from robustness.core.errors import UsageError
 from robustness.defenses import codec
 from robustness.defenses.adversarial import pgd_linf
 from robustness.defenses.augment import OPERATIONS, augmix
 from robustness.defenses.smoothing import ABSTAIN, clopper_pearson_lower
-from robustness.core.errors import UsageError
 from robustness.models import Classifier
 from robustness.models.training import TrainRecipe
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from robustness.run.config import AuditConfig
 from robustness.api import run_audit
 from robustness.results.store import Store
+from robustness.run.config import AuditConfig
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'robustness-suite[ray]')")
 

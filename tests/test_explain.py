@@ -52,7 +52,7 @@ def planted_prep(tmp_path: Path, n: int = 64) -> tuple[SimpleNamespace, Store]:
     classifier = Classifier(RowReader().eval(), num_classes=K, input_shape=(1, 8, 8))
     prep = SimpleNamespace(
         classifier=classifier, dataset=dataset, positions=np.arange(n), labels=labels, precomputed=None,
-        config=SimpleNamespace(batch_size=24, seed=0), run_id="planted", plan=None,
+        config=SimpleNamespace(batch_size=24, seed=0, loader_workers=0), run_id="planted", plan=None,
     )  # fmt: skip
     store = Store(tmp_path / "store.sqlite")
     store.begin_run("planted", model="rows", dataset="rows", seed=0, config={}, info={}, sample_ids=np.arange(n),

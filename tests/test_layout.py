@@ -13,13 +13,13 @@ import torch
 from PIL import Image
 
 from robustness import corruptions
-from robustness.run.config import AuditConfig
+from robustness.api import run_audit
 from robustness.data import DatasetRequest, ImageDataset, load_dataset
 from robustness.data.cfiles import export_c
 from robustness.data.layout import canonical_nchw, canonical_strides, has_canonical_strides, images_from_nhwc
-from robustness.api import run_audit
-from robustness.models import Classifier
 from robustness.data.precomputed import PrecomputedCorruptions
+from robustness.models import Classifier
+from robustness.run.config import AuditConfig
 from tests.helpers.toy_models import TutorialGrayNet, TutorialRgbNet
 
 
@@ -120,7 +120,7 @@ def test_tutorial_model_audit_clean_corrupted_adversarial_defended(channels: int
     config = AuditConfig(
         model=f"tests.helpers.toy_models:{net}", dataset=str(folder), num_classes=2, corruptions=("gaussian_noise", "rotation"),
         severities=(2,), attacks=("fgsm", "pgd_linf"), eps=(0.05,), eps_l2=(), sanity=False, batch_size=3,
-        defense="bit-depth", out=str(tmp_path / "out"), loader_workers=0,
+        defense="bit-depth", out=str(tmp_path / "out"), loader_workers=0, random_weights=True,
     )  # fmt: skip
     df = run_audit(config).results
     assert set(df["kind"]) == {"clean", "corruption", "attack"}

@@ -12,13 +12,13 @@ import torch
 from PIL import Image
 
 from robustness import corruptions
-from robustness.run.config import AuditConfig
+from robustness.api import run_audit
+from robustness.core.errors import UsageError
 from robustness.data import DatasetRequest, load_dataset
 from robustness.data.layout import has_canonical_strides
 from robustness.data.loader import grid_batches, loader_workers
-from robustness.api import run_audit
-from robustness.core.errors import UsageError
 from robustness.results.store import Store
+from robustness.run.config import AuditConfig
 
 
 def _folder(root: Path, n_per_class: int = 5) -> Path:
@@ -76,7 +76,7 @@ def test_audit_bits_do_not_depend_on_loader_workers(tmp_path: Path, digits_weigh
 def test_audit_without_corruption_cells_and_resumed(tmp_path: Path) -> None:
     config = AuditConfig(
         model="tests.helpers.toy_models:TutorialRgbNet", dataset="shapes:12", num_classes=8, corruptions=("none",),
-        attacks=("none",), sanity=False, out=str(tmp_path / "out"), loader_workers=0,
+        attacks=("none",), sanity=False, out=str(tmp_path / "out"), loader_workers=0, random_weights=True,
     )  # fmt: skip
     assert list(run_audit(config).results["kind"]) == ["clean"]
     with_cells = replace(config, corruptions=("contrast",), severities=(2,))

@@ -35,12 +35,12 @@ def test_cell_keys_are_spelled_only_in_the_plan() -> None:
 
 
 def test_attack_randomness_is_keyed_in_one_place() -> None:
-    """Attacks key every draw per sample (:func:`attacks.base.sample_seeds`); the run layer passes the audit
+    """Attacks key every draw per sample (:func:`attacks.judge.sample_seeds`); the run layer passes the audit
     seed unchanged, with no per-batch formula of its own (that made bits depend on --batch-size)."""
     run_sources = [p for p in SOURCES if p.parts[-2] == "run"]
     assert not [p.name for p in run_sources if "1_000_003" in p.read_text(encoding="utf-8")]
     homes = [p.relative_to(ROOT).as_posix() for p in SOURCES if "def sample_seeds" in p.read_text(encoding="utf-8")]
-    assert homes == ["attacks/base.py"]
+    assert homes == ["attacks/judge.py"]
 
 
 def test_default_budgets_are_defined_once() -> None:

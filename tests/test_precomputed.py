@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from robustness.cli.main import main
-from robustness.run.config import AuditConfig
 from robustness.api import run_audit
+from robustness.cli.main import main
 from robustness.core.errors import UsageError
 from robustness.results.store import Store
+from robustness.run.config import AuditConfig
 
 GRID = {"n": 48, "corruptions": ("rotation", "gaussian_noise"), "severities": (1, 3, 5), "attacks": ("none",)}
 

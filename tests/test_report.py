@@ -22,13 +22,12 @@ from reports.html import render_html
 from reports.html_parts import markdown_section
 from reports.images import amplified_difference, to_png, upscale
 from reports.model import RunSummary
-from reports.stats import mcnemar_p
-from reports.stats import mean_interval
-from robustness.run.artifacts import ADVERSARIAL, FRAGILE, GRID
+from reports.stats import mcnemar_p, mean_interval
 from robustness.core.errors import UsageError
-from robustness.results.writer import run_record, write_comparison, write_outputs
 from robustness.results.records import gather_report
 from robustness.results.store import CellResult, Store
+from robustness.results.writer import run_record, write_comparison, write_outputs
+from robustness.run.artifacts import ADVERSARIAL, FRAGILE, GRID
 
 N = 60
 CORRUPTIONS = {"gaussian_noise": "noise", "defocus_blur": "blur", "fog": "weather", "rotation": "geometric"}

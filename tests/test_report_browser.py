@@ -222,8 +222,8 @@ def open_report(tools: DevTools, path: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def default_audit(tmp_path_factory: pytest.TempPathFactory, digits_weights: str) -> Any:
     """The default audit (digits, small CNN, full corruption and attack suites) on the first N test images."""
-    from robustness.run.config import AuditConfig
     from robustness.api import run_audit
+    from robustness.run.config import AuditConfig
 
     return run_audit(AuditConfig(n=N, out=str(tmp_path_factory.mktemp("browser") / "runs")))
 

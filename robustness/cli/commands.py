@@ -90,8 +90,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from robustness.results.writer import check_formats, comparison_dir, console_path, write_comparison, write_outputs
     from robustness.results.store import Store
+    from robustness.results.writer import check_formats, comparison_dir, console_path, write_comparison, write_outputs
 
     formats = check_formats(tuple(args.format))
     with Store(args.store, readonly=True) as store:

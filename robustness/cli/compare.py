@@ -71,8 +71,8 @@ def compare_config(args: argparse.Namespace) -> CompareConfig:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """``robustness compare``: print where the report is and the headline differences."""
-    from robustness.compare.api import compare
     from reports.tables import difference_text, p_text, value_text
+    from robustness.compare.api import compare
     from robustness.results.writer import console_path
 
     outcome = compare(compare_config(args))

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 
 from reports.corruption_metrics import SEVERITIES
+from robustness.core.enums import CORRUPTION_FAMILIES
+from robustness.core.errors import UsageError
 from robustness.corruptions.base import (
     CORRUPTIONS,
     Corruption,
@@ -31,8 +33,6 @@ from robustness.corruptions.base import (
     register,
     sample_rng,
 )
-from robustness.core.enums import CORRUPTION_FAMILIES
-from robustness.core.errors import UsageError
 from robustness.data.layout import images_from_nhwc
 
 #: ImageNet-C's benchmark families first, in the paper's order, then the suite's (one module per family)

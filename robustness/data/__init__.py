@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from robustness.core.errors import UsageError, unknown_name
 from robustness.data import builtin as _builtin  # noqa: F401  (registers digits, shapes)
 from robustness.data import external as _external  # noqa: F401  (registers torchvision sets)
 from robustness.data.base import DATASETS, ArrayDataset, Batch, DatasetRequest, ImageDataset
 from robustness.data.external import image_folder
-from robustness.core.errors import UsageError, unknown_name
 
 __all__ = ["DATASETS", "ArrayDataset", "Batch", "DatasetRequest", "ImageDataset", "load_dataset"]
 

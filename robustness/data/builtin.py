@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from robustness.data.base import DATASETS, ArrayDataset, DatasetRequest, ImageDataset
 from robustness.core.errors import UsageError
+from robustness.data.base import DATASETS, ArrayDataset, DatasetRequest, ImageDataset
 from robustness.data.layout import images_from_nhwc
 
 DIGITS_SIZE = 32

@@ -190,18 +190,9 @@ def export_c(
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
         _write_grid(
-            staging,
-            _batches(images, batch_size),
-            labels,
-            index_array,
-            names,
-            levels,
-            layout=layout,
-            seed=seed,
-            class_names=class_names,
-            image_format=image_format,
-            corrupt=corrupt_array,
-        )
+            staging, _batches(images, batch_size), labels, index_array, names, levels, layout=layout, seed=seed,
+            class_names=class_names, image_format=image_format, corrupt=corrupt_array,
+        )  # fmt: skip
         _replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

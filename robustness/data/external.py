@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from robustness.data.base import DATASETS, ArrayDataset, DatasetRequest, ImageDataset
 from robustness.core.errors import UsageError
+from robustness.data.base import DATASETS, ArrayDataset, DatasetRequest, ImageDataset
 from robustness.data.layout import images_from_nhwc
 
 DEFAULT_ROOT = "data"

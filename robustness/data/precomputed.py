@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from robustness.core.errors import UsageError
 from robustness.data.cfiles import cifar_c_corruptions, read_cifar_c
 from robustness.data.external import ImageFolderDataset
-from robustness.core.errors import UsageError
 from robustness.data.layout import images_from_nhwc
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from robustness.core.errors import UsageError
 from robustness.data.base import ImageDataset
 from robustness.data.external import ImageFolderDataset, UnreadableImage
-from robustness.core.errors import UsageError
 
 log = logging.getLogger(__name__)
 

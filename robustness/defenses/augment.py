@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from robustness.core import params
-from robustness.defenses.base import DEFENSES, LossFn, TrainingDefense
 from robustness.core.errors import UsageError
+from robustness.defenses.base import DEFENSES, LossFn, TrainingDefense
 
 #: batch [N, C, H, W] in [0, 1], per-sample levels [N] in (0, 1] -> augmented batch
 Op = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from robustness.defenses.base import DEFENSES, Defense, TrainingDefense, TransformDefense
 from robustness.core import params as hyperparameters
 from robustness.core.errors import UsageError
+from robustness.defenses.base import DEFENSES, Defense, TrainingDefense, TransformDefense
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from scipy.stats import norm as _normal
 from torch import nn
 
 from robustness.core import params
-from robustness.defenses.base import DEFENSES, LossFn, TrainingDefense
 from robustness.core.errors import UsageError
+from robustness.defenses.base import DEFENSES, LossFn, TrainingDefense
 
 ABSTAIN = -1
 

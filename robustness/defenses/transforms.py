@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from robustness.core import params
+from robustness.core.errors import UsageError
 from robustness.defenses import codec
 from robustness.defenses.base import DEFENSES, TransformDefense
-from robustness.core.errors import UsageError
 
 BACKWARDS = ("identity", "straight_through", "exact")
 

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from robustness.data.base import ImageDataset
 from robustness.core.progress import progress_bar
+from robustness.data.base import ImageDataset
 
 #: A training-loss hook: (model, images, labels) -> loss. Defenses supply their own.
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]

@@ -114,8 +114,8 @@ def corruption_metrics(results: pd.DataFrame, record: dict[str, Any]) -> tuple[C
     """
     if not (results["kind"] == CellKind.CORRUPTION.value).any():
         return None, ""
-    from reports.model import CorruptionMetrics
     from reports import corruption_metrics as metrics
+    from reports.model import CorruptionMetrics
 
     shape = ((record.get("info") or {}).get("model") or {}).get("input_shape") or ()
     side = max(shape[1:], default=0)

@@ -118,7 +118,8 @@ def _adversarial_examples(
     for norm in sorted({m["norm"] for m in metas}, key=lambda n: (n != "linf", n)):
         same = [m for m in metas if m["norm"] == norm]
         chosen = min(same, key=lambda m: (not m["attack"].startswith("pgd"), m["attack"]))
-        deltas = store.artifact(prep.run_id, f"{ADVERSARIAL}/{chosen['attack']}/deltas")
+        base = f"{ADVERSARIAL}/{chosen['attack']}"  # the names run/artifacts.py stores under
+        deltas = store.artifact(prep.run_id, f"{base}/deltas")
         sample = chosen["samples"][0]
         x, _ = prep.dataset.load(np.asarray([prep.positions[int(sample["sample"])]]))
         delta = torch.as_tensor(np.asarray(deltas[0], dtype=np.float32)).permute(2, 0, 1)[None]

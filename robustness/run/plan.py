@@ -16,7 +16,6 @@ from robustness.core.errors import UsageError
 from robustness.run.config import AuditConfig
 
 
-
 @dataclass(frozen=True)
 class Cell:
     """One evaluation cell; ``key`` identifies it in the store."""
