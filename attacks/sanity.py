@@ -343,7 +343,7 @@ def _too_few_classes(model: nn.Module, xs: torch.Tensor, results: Sequence[Sweep
         kind = _kind(r)
         wanted = int(r.hyperparameters.get("n_target_classes", 0))
         if kind is not None and getattr(kind, "composite", False):
-            wanted = {"standard": 9, "lite": 3}.get(getattr(kind, "version", ""), 0)
+            wanted = kind.target_classes()
         needed = max(getattr(kind, "min_classes", 2), wanted + 1 if wanted else 0)
         if wanted or needed > 2:
             short.append((r.attack, wanted, needed))

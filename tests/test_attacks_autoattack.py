@@ -1,10 +1,15 @@
 """AutoAttack: the suites' composition and cross-checks against the authors' ``pyautoattack``.
 
 On three digit models trained here (standard, adversarially trained, logits x 100) and the
-same 60 samples, per budget: the suite's APGD-CE + APGD-T is at most 0.5 points above
-pyautoattack's, ``autoattack`` at most 0.5 points above AutoAttack standard, and the embedded
-default audit at most 1.5 points above it. The FAB-T/Square test is skipped while those attacks
-are not registered in this build (they come from attacks.fab / attacks.square).
+same samples, per budget: ``autoattack`` through the suite is at most 0.5 points above
+pyautoattack's AutoAttack standard, and the embedded default audit's attacks of that norm at
+most 1.5 points above it (issue 11).
+
+CI runs each model at one Linf budget where its robust accuracy is mid-range (where attacks
+differ), on 60 samples: pyautoattack's Square (5,000 queries per sample still robust) makes a
+budget cost about 10 s on 2 cores. ``make crosscheck`` runs the full grid: every test digit,
+three budgets per norm, Linf and L2, and the suite's APGD alone against the authors' APGD
+(within 1.5 points either way: different random starts, the same algorithm).
 """
 
 from __future__ import annotations
@@ -25,56 +30,72 @@ from tests.helpers.autoattack_ref import MODELS, make, pyautoattack_robust
 
 pytest.importorskip("pyautoattack")
 
-EPS = (0.05, 0.1, 0.15)
-N = 60
+#: CI: 60 samples, one Linf budget per model where its robust accuracy is between 20% and 80%
+CI_N = 60
+CI_EPS = {"standard": 0.1, "adversarial": 0.15, "flat": 0.1}
+#: make crosscheck: every test digit, three budgets per norm
+FULL_N = 240
+FULL_EPS = {"linf": (0.05, 0.1, 0.15), "l2": (0.5, 1.0, 1.5)}
+N = CI_N  # the composition tests below use the CI samples
 
 
 @functools.cache
-def _data() -> tuple[torch.Tensor, torch.Tensor]:
+def _data(n: int = CI_N) -> tuple[torch.Tensor, torch.Tensor]:
     from tests.conftest_attacks import _digits
 
     _, _, x, y = _digits()
-    return x[:N].clone(), y[:N].clone()
+    return x[:n].clone(), y[:n].clone()
 
 
 @functools.cache
-def _reference(kind: str, version: str) -> np.ndarray:
-    """pyautoattack's robust accuracy per budget (standard, or custom APGD-CE + APGD-T)."""
-    x, y = _data()
+def _reference(kind: str, norm: str, eps: tuple[float, ...], n: int, version: str = "standard") -> np.ndarray:
+    """pyautoattack's robust accuracy per budget (standard, or ``apgd``: its APGD-CE + APGD-T alone)."""
+    x, y = _data(n)
     custom = {"version": "custom", "attacks": ["apgd-ce", "apgd-t"]} if version == "apgd" else {}
-    return np.array([float(pyautoattack_robust(make(kind), x, y, e, "linf", **custom).float().mean()) for e in EPS])
+    return np.array([float(pyautoattack_robust(make(kind), x, y, e, norm, **custom).float().mean()) for e in eps])
 
 
-def _suite(kind: str, names: list[str], hyper: dict | None = None) -> np.ndarray:
-    x, y = _data()
-    result = attacks.evaluate(make(kind), x, y, attacks=names, epsilons={"linf": EPS}, hyperparameters=hyper, checks=False)
+def _suite(kind: str, names: list[str], norm: str, eps: tuple[float, ...], n: int) -> np.ndarray:
+    x, y = _data(n)
+    result = attacks.evaluate(make(kind), x, y, attacks=names, epsilons={norm: eps}, checks=False)
     return result.worst[0].accuracy
 
 
+def _default(norm: str) -> list[str]:
+    return [n for n in AUDIT_ATTACKS if ATTACKS.get(n).norm is Norm(norm)]
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_autoattack_and_default_audit_against_pyautoattack(kind: str) -> None:
+    eps = (CI_EPS[kind],)
+    theirs = _reference(kind, "linf", eps, CI_N)
+    assert 0.2 <= theirs[0] <= 0.8, theirs  # a budget where attacks differ
+    ours = _suite(kind, ["autoattack_linf"], "linf", eps, CI_N)
+    default = _suite(kind, _default("linf"), "linf", eps, CI_N)
+    assert np.all(ours <= theirs + 0.005), (ours, theirs)
+    assert np.all(default <= theirs + 0.015), (default, theirs)
+
+
+@pytest.mark.crosscheck
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+@pytest.mark.parametrize("kind", MODELS)
+def test_full_grid_against_pyautoattack(kind: str, norm: str) -> None:
+    eps = FULL_EPS[norm]
+    theirs = _reference(kind, norm, eps, FULL_N)
+    ours = _suite(kind, [f"autoattack_{norm}"], norm, eps, FULL_N)
+    default = _suite(kind, _default(norm), norm, eps, FULL_N)
+    assert np.all(ours <= theirs + 0.005), (ours, theirs)
+    assert np.all(default <= theirs + 0.015), (default, theirs)
+
+
 @pytest.mark.crosscheck
 @pytest.mark.parametrize("kind", MODELS)
-def test_apgd_matches_pyautoattack(kind: str) -> None:
-    ours, theirs = _suite(kind, ["apgd_ce_linf", "apgd_t_linf"]), _reference(kind, "apgd")
-    assert np.all(ours <= theirs + 0.005), (ours, theirs)
+def test_apgd_alone_matches_the_authors_apgd(kind: str) -> None:
+    eps = FULL_EPS["linf"]
+    ours = _suite(kind, ["apgd_ce_linf", "apgd_t_linf"], "linf", eps, FULL_N)
+    theirs = _reference(kind, "linf", eps, FULL_N, "apgd")
+    assert np.all(np.abs(ours - theirs) <= 0.015), (ours, theirs)
     assert theirs[0] > 0.2  # budgets where the comparison means something
-
-
-@pytest.mark.crosscheck
-@pytest.mark.parametrize("kind", MODELS)
-def test_default_audit_within_one_and_a_half_points_of_autoattack(kind: str) -> None:
-    names = [n for n in AUDIT_ATTACKS if ATTACKS.get(n).norm is Norm.LINF]
-    ours, theirs = _suite(kind, names), _reference(kind, "standard")
-    assert np.all(ours <= theirs + 0.015), (ours, theirs)
-
-
-@pytest.mark.crosscheck
-@pytest.mark.parametrize("kind", MODELS)
-def test_autoattack_suite_matches_pyautoattack_standard(kind: str) -> None:
-    missing = [n for n in component_names("standard", Norm.LINF) if n not in ATTACKS]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not registered in this build (attacks.fab / attacks.square)")
-    ours, theirs = _suite(kind, ["autoattack_linf"]), _reference(kind, "standard")
-    assert np.all(ours <= theirs + 0.005), (ours, theirs)
 
 
 def test_suite_names_expand() -> None:
@@ -119,8 +140,43 @@ def test_components_run_in_order_on_the_samples_still_robust(monkeypatch: pytest
 
 
 def test_missing_component_is_refused_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
-    if "fab_t_linf" in ATTACKS:
-        pytest.skip("FAB-T is registered in this build")
+    monkeypatch.delitem(ATTACKS._items, "fab_t_linf")  # a build without attacks.fab
     x, y = _data()
     with pytest.raises(UsageError, match="'fab_t_linf' is not registered"):
         attacks.create("autoattack_linf").sweep(make("standard"), x, y, [0.1])
+
+
+@pytest.mark.parametrize("name", ["autoattack_linf", "autoattack_l2"])
+def test_standard_suite_runs_every_component_per_budget_on_what_is_left(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    x, y = _data()
+    x, y = x[:20], y[:20]
+    model = make("flat")  # cross-entropy gradients vanish: the parts after APGD-CE have wins to add
+    eps = [0.03, 0.06] if name.endswith("linf") else [0.3, 0.6]
+    calls: list[tuple[str, int, tuple[float, ...]]] = []
+    for part in component_names("standard", ATTACKS.get(name).norm):
+        cls = ATTACKS.get(part)
+        original = cls._search
+
+        def spy(self, model, x, y, targets, epsilons, *, _orig=original, **kw):  # type: ignore[no-untyped-def]
+            calls.append((self.name, len(x), tuple(epsilons)))
+            return _orig(self, model, x, y, targets, epsilons, **kw)
+
+        monkeypatch.setattr(cls, "_search", spy)
+    result = attacks.create(name, n_iter=5, n_queries=300).sweep(model, x, y, eps, seed=0, keep_examples=True)
+    suite = [c for c in calls if c[0] in component_names("standard", ATTACKS.get(name).norm)]
+    assert [c[0] for c in suite][:1] == [component_names("standard", ATTACKS.get(name).norm)[0]]
+    assert {c[0] for c in suite} == set(component_names("standard", ATTACKS.get(name).norm))  # FAB-T and Square ran
+    ce = attacks.create(component_names("standard", ATTACKS.get(name).norm)[0], n_iter=5).sweep(model, x, y, eps, seed=0)
+    assert np.all(result.robust <= ce.robust) and result.robust.sum() < ce.robust.sum()  # later parts add wins
+    assert np.all(result.accuracy <= result.clean_accuracy)
+    for k, e in enumerate(eps):  # every counted win is a verified adversarial inside the ball
+        adv = result.examples[e]
+        fooled = result.clean_correct & ~result.robust[k]
+        with torch.no_grad():
+            assert bool((model(adv[fooled]).argmax(1) != y[fooled]).all())
+        assert float(attacks.geometry.perturbation_norm(adv[fooled] - x[fooled], result.norm).max()) <= e * (1 + 1e-5)
+    # a sample is handed to a later part only at the budgets where the earlier parts left it robust
+    first = ce.robust.sum(0)
+    later = [c for c in suite if c[0] != suite[0][0]]
+    assert later and all(len(c[2]) <= len(eps) for c in later)
+    assert sum(c[1] for c in later if c[0] == later[0][0]) == int((first > 0).sum())

@@ -16,9 +16,9 @@ from robustness.core.typecheck import tuple_fields, type_errors
 
 DEFAULT_OUT = "robustness-runs"
 
-#: the embedded default audit's attacks per norm: single-step FGSM (the curve's floor), APGD-CE then
-#: APGD-T on what it left robust at 25 iterations (apgd_lite_*; its distance to AutoAttack is not yet
-#: measured: `make crosscheck`) and DeepFool for the minimal distances; ``--attacks autoattack`` is the yardstick
+#: the embedded default audit's attacks per norm: single-step FGSM (the curve's floor), APGD-CE, APGD-T and a
+#: short FAB-T on what is left (apgd_lite_*: within 1.5 points of AutoAttack standard, tests/test_attacks_autoattack.py
+#: and BENCHMARKS.md "AutoAttack") and DeepFool for the minimal distances; ``--attacks autoattack`` is the yardstick
 AUDIT_ATTACKS = ("fgsm", "apgd_lite_linf", "deepfool_linf", "apgd_lite_l2", "deepfool_l2")
 
 #: fields that say where or how fast to compute, not what: they do not change the run id
