@@ -85,11 +85,11 @@ class _AutoAttack(Attack):
 
     @classmethod
     def target_classes(cls) -> int:
-        """Most target classes any component wants (0: none is targeted); read by the sanity checks."""
+        """Target classes APGD-T wants (0: no APGD-T); read by the sanity checks (FAB-T takes what there is)."""
         wanted = [
             int(h.get("n_target_classes", ATTACKS.get(f"{p}_{cls.norm.value}").defaults()["n_target_classes"]))
             for p, h in VERSIONS[cls.version]
-            if p.endswith("_t")
+            if p == "apgd_t"
         ]
         return max(wanted, default=0)
 

@@ -11,6 +11,10 @@ Linf budget: robust accuracy and wall time of
    README shows;
 3. the embedded audit's Linf attacks (``robustness.run.config.AUDIT_ATTACKS``) and their worst case.
 
+``--third-party N`` adds the cross-check models of ``tests/helpers/autoattack_ref.py`` (a
+tutorial-style CNN trained here: standard, FGSM-adversarially trained, logits x 100) on the first
+N test digits (8 px), Linf and L2: the same three rows per model and norm.
+
 Writes the ``## AutoAttack`` section of BENCHMARKS.md with the load average (other sections kept).
 """
 
@@ -35,58 +39,101 @@ from benchmarks.markdown_section import replace_section
 from robustness.run.config import AUDIT_ATTACKS
 
 
-def pyautoattack_accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> float:
+def pyautoattack_accuracy(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, norm: str = "linf"
+) -> float:
     from pyautoattack import AutoAttack
 
-    aa = AutoAttack(model, eps=eps, norm="Linf", version="standard", seed=0, device="cpu")
+    aa = AutoAttack(model, eps=eps, norm={"linf": "Linf", "l2": "L2"}[norm], version="standard", seed=0, device="cpu")
     aa.verbose = False
     adv, _ = aa.run_standard_evaluation(x, y, batch_size=len(x))
     with torch.no_grad():
         return float((model(adv).argmax(1) == y).float().mean())
 
 
-def suite_accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, names: list[str], eps: tuple) -> tuple:
+def suite_accuracy(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, names: list[str], eps: tuple, norm: str = "linf"
+) -> tuple:
     start = time.perf_counter()
-    result = attacks.evaluate(model, x, y, attacks=names, epsilons={"linf": eps}, checks=False)
+    result = attacks.evaluate(model, x, y, attacks=names, epsilons={norm: eps}, checks=False)
     return result.worst[0].accuracy, time.perf_counter() - start
+
+
+def compare(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: tuple, norm: str) -> tuple[list, list, list]:
+    """Rows (label, accuracy per budget, seconds) for pyautoattack, the suite's autoattack and the default."""
+    start = time.perf_counter()
+    theirs = [pyautoattack_accuracy(model, x, y, e, norm) for e in eps]
+    their_time = time.perf_counter() - start
+    audit = [n for n in AUDIT_ATTACKS if ATTACKS.get(n).norm is Norm(norm)]
+    ours, our_time = suite_accuracy(model, x, y, [f"autoattack_{norm}"], eps, norm)
+    lite, lite_time = suite_accuracy(model, x, y, audit, eps, norm)
+    rows = [
+        ("suite `--attacks autoattack`", list(ours), our_time),
+        ("pyautoattack standard", theirs, their_time),
+        (f"default audit ({', '.join(audit)})", list(lite), lite_time),
+    ]
+    return rows, theirs, list(lite)
+
+
+def table(rows: list, eps: tuple, their_time: float) -> list[str]:
+    head = "| evaluation | " + " | ".join(f"eps {e:g}" for e in eps) + " | seconds | x pyautoattack time |"
+    lines = [head, "|---|" + "---:|" * (len(eps) + 2)]
+    for label, acc, sec in rows:
+        cells = " | ".join(f"{a:.1%}" for a in acc)
+        lines.append(f"| {label} | {cells} | {sec:.1f} | {sec / their_time:.2f} |")
+    return lines
+
+
+def third_party(n: int) -> list[str]:
+    """The cross-check models, Linf and L2: one table per model and norm, and the gaps."""
+    sys.path.insert(0, str(ROOT))
+    from tests.conftest_attacks import _digits
+    from tests.helpers.autoattack_ref import MODELS, make
+
+    _, _, x, y = _digits()
+    x, y = x[:n], y[:n]
+    out = [
+        "", f"### Third-party models (tests/helpers/autoattack_ref.py), first {len(x)} test digits at 8 px", "",
+        f"Command: `python benchmarks/bench_autoattack.py --third-party {n}`.",
+    ]  # fmt: skip
+    for kind in MODELS:
+        for norm, eps in (("linf", (0.05, 0.1, 0.15)), ("l2", (0.5, 1.0, 1.5))):
+            rows, theirs, lite = compare(make(kind), x, y, eps, norm)
+            gap = " / ".join(f"{(a - t) * 100:+.1f}" for a, t in zip(lite, theirs))
+            ours_gap = " / ".join(f"{(a - t) * 100:+.1f}" for a, t in zip(rows[0][1], theirs))
+            out += ["", f"**{kind}, {norm}**", "", *table(rows, eps, rows[1][2]), "",
+                    f"Points above AutoAttack per budget: suite autoattack {ours_gap}; default audit {gap}."]  # fmt: skip
+            print("\n".join(out[-8:]), flush=True)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--eps", default="0.05,0.1,0.2")
+    parser.add_argument("--third-party", type=int, default=0, help="also the cross-check models on this many digits")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     eps = tuple(float(e) for e in args.eps.split(","))
     model, x, y = default_model()
     x, y = x[: args.n], y[: args.n]
     load = [Path("/proc/loadavg").read_text().split()[:3]]
-    start = time.perf_counter()
-    theirs = [pyautoattack_accuracy(model, x, y, e) for e in eps]
-    their_time = time.perf_counter() - start
-    audit = [n for n in AUDIT_ATTACKS if ATTACKS.get(n).norm is Norm.LINF]
-    lite, lite_time = suite_accuracy(model, x, y, audit, eps)
-    rows = [("pyautoattack standard", theirs, their_time)]
-    if all(n in ATTACKS for n in ("fab_t_linf", "square_linf")):
-        ours, our_time = suite_accuracy(model, x, y, ["autoattack_linf"], eps)
-        rows.insert(0, ("suite `--attacks autoattack`", list(ours), our_time))
-    rows.append((f"default audit ({', '.join(audit)})", list(lite), lite_time))
+    rows, theirs, lite = compare(model, x, y, eps, "linf")
     load.append(Path("/proc/loadavg").read_text().split()[:3])
-    head = "| evaluation | " + " | ".join(f"eps {e:g}" for e in eps) + " | seconds | x pyautoattack time |"
-    lines = [head, "|---|" + "---:|" * (len(eps) + 2)]
-    for label, acc, sec in rows:
-        cells = " | ".join(f"{a:.1%}" for a in acc)
-        lines.append(f"| {label} | {cells} | {sec:.1f} | {sec / their_time:.2f} |")
     gap = " / ".join(f"{(a - t) * 100:+.1f}" for a, t in zip(lite, theirs))
-    body = "\n".join([
-        f"Model: the embedded default (`small-cnn` on digits), first {args.n} test images, Linf, seed 0, CPU, "
+    body = [
+        (
+            f"Model: the embedded default (`small-cnn` on digits, 32 px), first {args.n} test images, Linf, seed 0, CPU, "
         f"{torch.get_num_threads()} torch threads. Command: `python benchmarks/bench_autoattack.py --n {args.n} "
-        f"--eps {args.eps}`. Load average (1/5/15 min) before: {' '.join(load[0])}, after: {' '.join(load[1])}.",
-        "", *lines, "", f"Default audit minus AutoAttack standard, points per budget: {gap}.",
-    ])  # fmt: skip
-    print(body)
+        f"--eps {args.eps}`. Load average (1/5/15 min) before: {' '.join(load[0])}, after: {' '.join(load[1])}."
+        ),
+        "", *table(rows, eps, rows[1][2]), "", f"Default audit minus AutoAttack standard, points per budget: {gap}.",
+    ]  # fmt: skip
+    print("\n".join(body), flush=True)
+    if args.third_party:
+        body += third_party(args.third_party)
     if not args.no_write:
-        replace_section(ROOT / "BENCHMARKS.md", "AutoAttack", body)
+        replace_section(ROOT / "BENCHMARKS.md", "AutoAttack", "\n".join(body))
 
 
 if __name__ == "__main__":

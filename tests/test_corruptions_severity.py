@@ -33,6 +33,11 @@ IMAGENET_C = {
     "fog_strength": (1.5, 2.0, 2.5, 2.5, 3.0),
     "saturate": ((0.3, 0), (0.1, 0), (2, 0), (5, 0.1), (20, 0.2)),
     "spatter_mud": (False, False, False, True, True),
+    # (alpha, sigma, affine jitter) in px at 224 px, written there as 244 * factor
+    "elastic_transform": tuple(
+        tuple(244 * f for f in c)
+        for c in ((2, 0.7, 0.1), (2, 0.08, 0.2), (0.05, 0.01, 0.02), (0.07, 0.01, 0.02), (0.12, 0.01, 0.02))
+    ),
 }
 #: the suite's own corruptions, as CORRUPTIONS.md documents them
 SUITE = {
@@ -317,3 +322,36 @@ def test_perspective_corner_displacement() -> None:
             moved = cv2.perspectiveTransform(corners[None], homography)[0]
             pull = (moved - corners) * inward / (fraction * (LARGE - 1))
             assert (pull > 0.5 - 0.06).all() and (pull < 1.0 + 0.06).all(), f"severity {severity}: {pull}"
+
+
+def test_elastic_displacement_and_affine_jitter_measured() -> None:
+    """Coordinate ramps through elastic_transform at 224 px (ImageNet-C's reference side) give each output
+    pixel's source position. An affine fitted on the centre is the three-point jitter: its pull on the three
+    points is at most the table's jitter, with the RMS of U(-j, j), j / sqrt(3). What the affine leaves is the
+    smoothed displacement field: U(-1, 1) noise filtered by a Gaussian of the table's sigma, times alpha, has the
+    standard deviation alpha / (2 sqrt(3 pi) sigma). Catches alpha and sigma swapped, the field or the jitter
+    not scaled, or severity 1's near-constant field (sigma 170.8) made rough."""
+    side, lo, hi = 224, 64, 160
+    ys, xs = np.mgrid[0:side, 0:side].astype(np.float32)
+    ramps = np.stack([xs / (side - 1), ys / (side - 1), np.zeros_like(xs)], -1)
+    grid = np.stack([xs[lo:hi, lo:hi].ravel(), ys[lo:hi, lo:hi].ravel(), np.ones((hi - lo) ** 2)], 1)
+    c, s = side // 2, side // 3
+    points = np.float64([[c + s, c + s, 1], [c + s, c - s, 1], [c - s, c - s, 1]])
+    for severity, (alpha, sigma, jitter) in zip(SEVERITIES, IMAGENET_C["elastic_transform"]):
+        residuals, pulls = [], []
+        for index in range(4):
+            out = corrupt("elastic_transform", ramps, severity, index) * (side - 1)
+            source = np.stack([out[lo:hi, lo:hi, 0].ravel(), out[lo:hi, lo:hi, 1].ravel()], 1)
+            fit, *_ = np.linalg.lstsq(grid, source, rcond=None)  # source <- output
+            residuals.append(float((source - grid @ fit).std()))
+            forward = np.linalg.inv(np.vstack([fit.T, [0, 0, 1]]))
+            pulls.append((points @ forward.T)[:, :2] - points[:, :2])
+        pull = np.concatenate(pulls).ravel()
+        assert np.abs(pull).max() <= jitter + 1.5, f"severity {severity}"
+        assert np.sqrt((pull**2).mean()) == pytest.approx(jitter / np.sqrt(3), rel=0.2), f"severity {severity}"
+        field = alpha / (2 * np.sqrt(3 * np.pi) * sigma)
+        measured = float(np.mean(residuals))
+        if sigma > 100:  # a near-constant field: the affine absorbs it
+            assert measured < 0.05, f"severity {severity}: {measured:.3f}"
+        else:  # severity 2's sigma (19.5 px) is partly absorbed by the fit too
+            assert measured == pytest.approx(field, rel=0.1 if sigma < 5 else 0.35), f"severity {severity}"
