@@ -176,7 +176,7 @@ class L2AutoAttackRand(_AutoAttack):
 
 @ATTACKS.register("apgd_lite_linf")
 class LinfAPGDLite(_AutoAttack):
-    """APGD-CE, APGD-T (3 targets, 25 iterations each), then FAB-T (10 iterations) on what is left, Linf: the audit's default."""
+    """APGD-CE, APGD-T (3 targets) at 25 iterations, then FAB-T at 10 on what is left, Linf: the audit's default."""
 
     name = "apgd_lite_linf"
     norm = Norm.LINF
@@ -185,7 +185,7 @@ class LinfAPGDLite(_AutoAttack):
 
 @ATTACKS.register("apgd_lite_l2")
 class L2APGDLite(_AutoAttack):
-    """APGD-CE, APGD-T (3 targets, 25 iterations each), then FAB-T (10 iterations) on what is left, L2: the audit's default."""
+    """APGD-CE, APGD-T (3 targets) at 25 iterations, then FAB-T at 10 on what is left, L2: the audit's default."""
 
     name = "apgd_lite_l2"
     norm = Norm.L2

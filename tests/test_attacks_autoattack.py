@@ -147,7 +147,9 @@ def test_missing_component_is_refused_with_the_reason(monkeypatch: pytest.Monkey
 
 
 @pytest.mark.parametrize("name", ["autoattack_linf", "autoattack_l2"])
-def test_standard_suite_runs_every_component_per_budget_on_what_is_left(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_standard_suite_runs_every_component_per_budget_on_what_is_left(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     x, y = _data()
     x, y = x[:20], y[:20]
     model = make("flat")  # cross-entropy gradients vanish: the parts after APGD-CE have wins to add
@@ -166,7 +168,9 @@ def test_standard_suite_runs_every_component_per_budget_on_what_is_left(name: st
     suite = [c for c in calls if c[0] in component_names("standard", ATTACKS.get(name).norm)]
     assert [c[0] for c in suite][:1] == [component_names("standard", ATTACKS.get(name).norm)[0]]
     assert {c[0] for c in suite} == set(component_names("standard", ATTACKS.get(name).norm))  # FAB-T and Square ran
-    ce = attacks.create(component_names("standard", ATTACKS.get(name).norm)[0], n_iter=5).sweep(model, x, y, eps, seed=0)
+    ce = attacks.create(component_names("standard", ATTACKS.get(name).norm)[0], n_iter=5).sweep(
+        model, x, y, eps, seed=0
+    )
     assert np.all(result.robust <= ce.robust) and result.robust.sum() < ce.robust.sum()  # later parts add wins
     assert np.all(result.accuracy <= result.clean_accuracy)
     for k, e in enumerate(eps):  # every counted win is a verified adversarial inside the ball
