@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from robustness.core.errors import UsageError
 from robustness.results.store import CellResult, Store, pack_bits, unpack_bits
 
 IDS = np.arange(100)
@@ -153,3 +154,52 @@ def test_readonly_open_of_another_programs_database_is_refused(tmp_path: Path) -
     conn.close()
     with pytest.raises(UsageError, match="another program's SQLite database"):
         Store(path, readonly=True)
+
+
+def test_run_record_and_artifacts_round_trip_through_a_reopen(tmp_path: Path) -> None:
+    """Everything begin_run and put_artifact were given comes back after the file is closed and reopened:
+    the run's fields, its samples and labels, arrays (dtype and shape kept) and JSON values."""
+    path = tmp_path / "s.sqlite"
+    ids, labels = np.array([7, 3, 11], dtype=np.int64), np.array([1, 0, 2])
+    arrays = {
+        "outputs/x": np.array([[0.25, 0.5], [1.0, 0.125]], dtype=np.float16),
+        "distances/a": np.array([0.1, np.inf, np.nan]),
+        "skipped/a": np.array([True, False, True]),
+    }
+    with Store(path) as store:
+        assert store.begin_run("r1", model="m", dataset="d", seed=5, config={"b": 2, "a": [1, 2]},
+                               info={"torch": "x"}, sample_ids=ids, labels=labels)  # fmt: skip
+        assert store.begin_run("r2", model="m2", dataset="d", seed=6, config={}, info={}, sample_ids=ids[:1],
+                               labels=labels[:1])  # fmt: skip
+        for name, value in arrays.items():
+            store.put_artifact("r1", name, value)
+        store.put_artifact("r1", "meta/json", {"z": 1, "a": [0.5, None], "n": np.int64(4)})
+    with Store(path, readonly=True) as store:
+        run = store.run("r1")
+        assert (run["run_id"], run["model"], run["dataset"], run["n"], run["seed"]) == ("r1", "m", "d", 3, 5)
+        assert run["config"] == {"a": [1, 2], "b": 2} and run["info"] == {"torch": "x"}
+        assert run["sample_ids"].tolist() == [7, 3, 11] and run["labels"].tolist() == [1, 0, 2]
+        assert isinstance(run["created"], str) and run["created"]
+        assert store.run("r2")["model"] == "m2" and store.run("r2")["n"] == 1
+        assert store.run_ids() == ["r1", "r2"]
+        for name, value in arrays.items():
+            back = store.artifact("r1", name)
+            assert back.dtype == value.dtype and back.shape == value.shape
+            np.testing.assert_array_equal(back, value)
+        assert store.artifact("r1", "meta/json") == {"a": [0.5, None], "n": 4, "z": 1}
+        assert store.artifact("r1", "missing", default="none") == "none"
+        assert store.artifact("r2", "outputs/x") is None  # artifacts belong to their run
+        assert store.artifact_names("r1") == sorted([*arrays, "meta/json"])
+        with pytest.raises(UsageError, match=r"Unknown run 'r11'\. Did you mean r1\? Available: r1, r2\."):
+            store.run("r11")
+
+
+def test_resume_with_the_same_samples_returns_false_and_keeps_the_record(tmp_path: Path) -> None:
+    ids = np.arange(4)
+    with Store(tmp_path / "s.sqlite") as store:
+        assert store.begin_run("r", model="m", dataset="d", seed=0, config={"k": 1}, info={}, sample_ids=ids,
+                               labels=ids)  # fmt: skip
+        assert not store.begin_run("r", model="other", dataset="d", seed=1, config={"k": 2}, info={}, sample_ids=ids,
+                                   labels=ids)  # fmt: skip
+        assert store.run("r")["model"] == "m" and store.run("r")["config"] == {"k": 1}
+        assert store.run_ids() == ["r"]
