@@ -95,7 +95,9 @@ def _counts(tree: Path, python: str) -> dict:
     stats["not_run"] = sum(1 for _, status in rows if status == "not checked")
     stats["survivors"] = sorted(name for name, status in rows if status == "survived")
     ran = stats["killed"] + stats["timeout"] + stats["survived"]
-    stats["score"] = round(100 * (stats["killed"] + stats["timeout"]) / ran, 1) if ran else None
+    # timeouts alone (a hung run: no mutant was judged by a test) are not a score
+    judged = stats["killed"] + stats["survived"]
+    stats["score"] = round(100 * (stats["killed"] + stats["timeout"]) / ran, 1) if judged else None
     return stats
 
 
