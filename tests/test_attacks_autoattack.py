@@ -36,7 +36,6 @@ CI_EPS = {"standard": 0.1, "adversarial": 0.15, "flat": 0.1}
 #: make crosscheck: every test digit, three budgets per norm
 FULL_N = 240
 FULL_EPS = {"linf": (0.05, 0.1, 0.15), "l2": (0.5, 1.0, 1.5)}
-N = CI_N  # the composition tests below use the CI samples
 
 
 @functools.cache
