@@ -6,7 +6,7 @@ one restart each, in that order, each on the samples the previous ones left robu
 ``autoattack_rand_*`` run the version for randomized models: APGD-CE and APGD-DLR with
 20 EOT iterations per gradient. ``apgd_lite_*`` (not AutoAttack; the embedded audit's
 default) run APGD-CE then APGD-T with 3 targets at 25 iterations each, then FAB-T (9 targets,
-10 iterations).
+10 iterations), the APGD parts largest budget first (:attr:`_AutoAttack.largest_first`).
 
 They run each component's own sweep in turn, at each epsilon only on the samples the
 earlier components left robust there (AutoAttack's order), so the base gives them what the
@@ -61,6 +61,12 @@ class _AutoAttack(Attack):
     version: ClassVar[str] = "standard"
     #: a composite of other registered attacks (``--attacks all`` leaves composites out)
     composite: ClassVar[bool] = True
+    #: fixed-budget components attack a sample at the largest budget where it is still robust first, and at a
+    #: smaller one only if they fooled it there: a sample they cannot fool inside the large ball counts as
+    #: robust in the smaller ones without a run of its own there (an attack at the small budget finds what the
+    #: large-budget run missed rarely: BENCHMARKS.md "Default audit"). About halves the work, since most
+    #: samples are robust at the small budgets; AutoAttack's own versions keep its per-budget runs.
+    largest_first: ClassVar[bool] = False
 
     def __init__(self, *, n_iter: int | None = None, n_queries: int | None = None) -> None:
         """``n_iter``: the APGD and FAB-T iterations, ``n_queries``: Square's queries (None: the version's)."""
@@ -115,28 +121,35 @@ class _AutoAttack(Attack):
 
         Fooled is monotone in epsilon, so the budgets where a sample is still robust are a prefix
         of ``epsilons``; samples are grouped by that prefix and each group gets the component's
-        sweep over its prefix (AutoAttack's per-epsilon order, with the components' own reuse).
+        sweep over its prefix (AutoAttack's per-epsilon order, with the components' own reuse),
+        or, with :attr:`largest_first`, the fixed-budget components run at the largest budget of
+        the prefix and go one budget down only for the samples they fooled there.
         """
         n, k_eps = len(x), len(epsilons)
         fooled = np.zeros((k_eps, n), dtype=bool)
         examples = [x.detach().clone() for _ in epsilons] if keep_examples else []
+
+        def run(attack: Attack, idx: np.ndarray, budgets: list[int]) -> None:
+            it = torch.as_tensor(idx, device=x.device)
+            eps = [epsilons[k] for k in budgets]
+            out = attack._search(model, x[it], y[it], None, eps, seed=seed, keep_examples=keep_examples)
+            hit = np.logical_or.accumulate(out.fooled, axis=0)
+            for j, k in enumerate(budgets):
+                if keep_examples:
+                    new = torch.as_tensor(hit[j] & ~fooled[k, idx], device=x.device)
+                    examples[k][it[new]] = out.examples[j][new].to(x.device, x.dtype)
+                fooled[k, idx] |= hit[j]
+
         with torch.no_grad():
             classes = int(true_model(model)(x[:1]).shape[1]) if n else 0
         for attack in self.components():
             if classes < getattr(attack, "min_classes", 2):
                 continue  # flagged by attacks.sanity's too_few_classes
-            prefix = (~fooled).sum(0)
-            for r in range(1, k_eps + 1):
-                idx = np.flatnonzero(prefix == r)
-                if not len(idx):
-                    continue
-                it = torch.as_tensor(idx, device=x.device)
-                out = attack._search(model, x[it], y[it], None, epsilons[:r], seed=seed, keep_examples=keep_examples)
-                hit = np.logical_or.accumulate(out.fooled, axis=0)
-                for k, adv in enumerate(out.examples):
-                    new = torch.as_tensor(hit[k] & ~fooled[k, idx], device=x.device)
-                    examples[k][it[new]] = adv[new].to(x.device, x.dtype)
-                fooled[:r, idx] |= hit
+            step_down = self.largest_first and not attack.minimal
+            for r in range(k_eps, 0, -1) if step_down else range(1, k_eps + 1):
+                idx = np.flatnonzero((~fooled).sum(0) == r)  # robust at exactly epsilons[:r]
+                if len(idx):
+                    run(attack, idx, [r - 1] if step_down else list(range(r)))
         return _Outcome(np.logical_or.accumulate(fooled, axis=0), examples)
 
 
@@ -181,6 +194,7 @@ class LinfAPGDLite(_AutoAttack):
     name = "apgd_lite_linf"
     norm = Norm.LINF
     version = "lite"
+    largest_first = True
 
 
 @ATTACKS.register("apgd_lite_l2")
@@ -190,3 +204,4 @@ class L2APGDLite(_AutoAttack):
     name = "apgd_lite_l2"
     norm = Norm.L2
     version = "lite"
+    largest_first = True

@@ -15,6 +15,7 @@ from torch import nn
 
 from robustness.core.progress import progress_bar
 from robustness.data.base import ImageDataset
+from robustness.models.zoo import architecture_key
 
 #: A training-loss hook: (model, images, labels) -> loss. Defenses supply their own.
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -89,7 +90,9 @@ def cache_dir() -> Path:
 
 
 def cache_path(arch: str, dataset: str, seed: int, recipe: TrainRecipe) -> Path:
-    return cache_dir() / "models" / f"{arch}-{dataset}-seed{seed}-{recipe.defense}-{recipe.key()}.pt"
+    """Where ``arch`` trained on ``dataset`` is cached: keyed by the seed, the recipe and the layers themselves."""
+    name = f"{arch}-{dataset}-seed{seed}-{recipe.defense}-{recipe.key()}-{architecture_key(arch)}.pt"
+    return cache_dir() / "models" / name
 
 
 def save_checkpoint(model: nn.Module, path: Path, meta: dict[str, object]) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
 from robustness.core.registry import Registry
@@ -14,16 +16,22 @@ MODELS: Registry[ModelBuilder] = Registry("model")
 
 @MODELS.register("small-cnn")
 def small_cnn(in_channels: int, num_classes: int) -> nn.Module:
-    """Two conv blocks and a linear head (~0.1M parameters); the embedded default."""
-    return nn.Sequential(
+    """Three conv layers and a linear head (~0.19M parameters); the embedded default.
+
+    Built for speed on CPU, where the default audit's attacks spend their time: it pools right
+    after the first convolution (the default digits are 8 px images upscaled to 32 px, so a second
+    full-resolution convolution, 55% of the FLOPs of the earlier design, saw no detail the pooled
+    one misses); each max-pool comes before its ReLU (the same function, since ReLU is monotone,
+    with a quarter of the ReLU work); weights are channels-last, which oneDNN runs about 1.5x
+    faster (the ``Flatten`` head is layout-agnostic; outputs agree up to float rounding).
+    """
+    net = nn.Sequential(
         nn.Conv2d(in_channels, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(32, 32, 3, padding=1),
-        nn.ReLU(),
         nn.MaxPool2d(2),
+        nn.ReLU(),
         nn.Conv2d(32, 64, 3, padding=1),
-        nn.ReLU(),
         nn.MaxPool2d(2),
+        nn.ReLU(),
         nn.Conv2d(64, 64, 3, padding=1),
         nn.ReLU(),
         nn.AdaptiveAvgPool2d(4),
@@ -32,6 +40,7 @@ def small_cnn(in_channels: int, num_classes: int) -> nn.Module:
         nn.ReLU(),
         nn.Linear(128, num_classes),
     )
+    return net.to(memory_format=torch.channels_last)
 
 
 class _Block(nn.Module):
@@ -67,3 +76,14 @@ def resnet_small(in_channels: int, num_classes: int) -> nn.Module:
         nn.Flatten(),
         nn.Linear(128, num_classes),
     )
+
+
+def architecture_key(arch: str) -> str:
+    """A digest of a built-in architecture's layers, part of its weights' cache key.
+
+    Built on the meta device (no memory, no random numbers drawn), so editing an architecture
+    under the same name trains it afresh instead of loading stale cached weights into it.
+    """
+    with torch.device("meta"):
+        module = MODELS.get(arch)(3, 10)
+    return hashlib.sha256(repr(module).encode()).hexdigest()[:8]
