@@ -203,3 +203,155 @@ def test_resume_with_the_same_samples_returns_false_and_keeps_the_record(tmp_pat
                                    labels=ids)  # fmt: skip
         assert store.run("r")["model"] == "m" and store.run("r")["config"] == {"k": 1}
         assert store.run_ids() == ["r"]
+
+
+# refusals: each names the file and says why, before anything is written -----------------------------
+def _sqlite(path: Path, *statements: str) -> Path:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    with conn:
+        for statement in statements:
+            conn.execute(statement)
+    conn.close()
+    return path
+
+
+def _refused(path: Path, match: str, **kwargs: bool) -> str:
+    from robustness.results.store import check_store
+
+    before = path.read_bytes() if path.is_file() else None
+    with pytest.raises(UsageError, match=match) as err:
+        check_store(path, **kwargs)
+    assert str(path) in str(err.value), "the message names the file"
+    assert (path.read_bytes() if path.is_file() else None) == before, "nothing was written"
+    return str(err.value)
+
+
+def test_files_that_are_not_stores_are_refused_with_the_reason(tmp_path: Path) -> None:
+    from robustness.results.store import APPLICATION_ID, inspect_store
+
+    assert inspect_store(tmp_path / "new.sqlite") is None  # a path that does not exist yet: a new store
+    (tmp_path / "empty.sqlite").write_bytes(b"")
+    assert inspect_store(tmp_path / "empty.sqlite") is None  # so is an empty file
+    _refused(tmp_path, "is not a file")
+    (tmp_path / "one.sqlite").write_bytes(b"S")  # a single byte is not an empty file
+    _refused(tmp_path / "one.sqlite", "is not a SQLite database")
+    (tmp_path / "zip.sqlite").write_bytes(b"PK\x03\x04abcdefghijklmnop")
+    message = _refused(tmp_path / "zip.sqlite", "is not a SQLite database")
+    assert "b'PK\\x03\\x04abcd')" in message and "pass a results store written by robustness audit" in message
+    truncated = tmp_path / "truncated.sqlite"
+    truncated.write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
+    _refused(truncated, "cannot be read as a SQLite database")
+    tables = [f"CREATE TABLE t{i} (x)" for i in range(7)]
+    message = _refused(_sqlite(tmp_path / "other.db", *tables), "another program's SQLite database")
+    assert "(tables: t0, t1, t2, t3, t4, t5)" in message and message.endswith("(it was not modified).")
+    # a meta table with a version is not enough without our application id or all our tables
+    lookalike = _sqlite(tmp_path / "meta.db", "CREATE TABLE meta (key, value)", "INSERT INTO meta VALUES ('schema_version', '2')")
+    _refused(lookalike, "another program's SQLite database")
+    ours = f"PRAGMA application_id = {APPLICATION_ID}"
+    _refused(_sqlite(tmp_path / "nover.db", ours, "CREATE TABLE meta (key, value)"), "another program's")
+    bad = _sqlite(tmp_path / "bad.db", ours, "CREATE TABLE meta (key, value)", "INSERT INTO meta VALUES ('schema_version', 'x')")
+    _refused(bad, "another program's")
+
+
+def _store_at_version(path: Path, version: int) -> Path:
+    with Store(path) as store:
+        _begin(store)
+        store._conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
+    return path
+
+
+def test_schema_versions_this_suite_cannot_open_are_refused(tmp_path: Path) -> None:
+    from robustness.results.store import SCHEMA_VERSION, check_store, inspect_store
+
+    newer = _store_at_version(tmp_path / "newer.sqlite", 99)
+    message = _refused(newer, "written by a newer robustness-suite")
+    assert f"(schema 99; this one knows up to {SCHEMA_VERSION}); upgrade robustness-suite" in message
+    old = _store_at_version(tmp_path / "old.sqlite", 0)  # older than any this code reads without migrating
+    assert check_store(old) == 0, "a writable open migrates it"
+    message = _refused(old, "has schema 0, which must be migrated before it can be read", readonly=True)
+    assert message.endswith("run robustness audit with it once (that migrates it), then retry.")
+    with pytest.raises(UsageError, match="must be migrated"):
+        Store(old, readonly=True)
+    # recognised by its application id even when a table is missing
+    partial = _store_at_version(tmp_path / "partial.sqlite", SCHEMA_VERSION)
+    _sqlite(partial, "DROP TABLE artifacts")
+    assert inspect_store(partial) == SCHEMA_VERSION
+    with pytest.raises(UsageError, match=f"store '{tmp_path / 'missing.sqlite'}' does not exist"):
+        Store(tmp_path / "missing.sqlite", readonly=True)
+
+
+def test_store_uri_is_immutable_only_for_write_protected_files(tmp_path: Path) -> None:
+    from robustness.results.store import store_uri
+
+    path = tmp_path / "s.sqlite"
+    assert store_uri(path, readonly=False).endswith("s.sqlite?mode=rwc")
+    assert store_uri(path, readonly=True).endswith("s.sqlite?mode=ro")  # not there yet
+    path.write_bytes(b"")
+    assert store_uri(path, readonly=True).endswith("?mode=ro")
+    for mode in (0o444, 0o445, 0o400):  # no write bit anywhere, execute bits notwithstanding
+        path.chmod(mode)
+        assert store_uri(path, readonly=True).endswith("?mode=ro&immutable=1"), oct(mode)
+    path.chmod(0o644)
+
+
+def test_a_readonly_store_refuses_writes_and_a_new_one_makes_its_folders(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "a" / "b" / "s.sqlite"
+    with Store(path) as store:
+        _begin(store)
+    with Store(path, readonly=True) as store, pytest.raises(sqlite3.OperationalError, match="readonly"):
+        store.put_artifact("r", "x", 1)
+
+
+def test_values_that_json_cannot_hold_are_stored_readably(tmp_path: Path) -> None:
+    """Run records, cell extras and JSON artifacts take numpy scalars, arrays, dataclasses and paths."""
+    import json
+    from dataclasses import dataclass
+    from datetime import datetime, timedelta
+
+    @dataclass
+    class Budget:
+        norm: str
+        eps: float
+
+    ids = np.arange(5, dtype=np.int32)  # not int64: stored as int64 all the same
+    with Store(tmp_path / "s.sqlite") as store:
+        store.begin_run("r", model="m", dataset="d", seed=0, config={"weights": Path("/w/net.pt")},
+                        info={"cache": Path("/c")}, sample_ids=ids, labels=ids.astype(np.int32))  # fmt: skip
+        store.commit_cells("r", [
+            CellResult("a", "attack", "fgsm", "attack", np.array([1.0, 0.0, 1.0, 1.0, 0.0]), 0.5,
+                       extra={"ece": np.float32(0.25), "bins": np.int64(15)}),
+            CellResult("b", "corruption", "fog", "weather", np.ones(5, bool), 0.5, severity=2),
+        ])  # fmt: skip
+        value = {"i": np.int64(3), "f": np.float32(0.5), "a": np.arange(3), "d": Budget("linf", 0.1), "p": Path("/x")}
+        store.put_artifact("r", "mixed", value)
+        with pytest.raises(ValueError, match="allow_pickle"):
+            store.put_artifact("r", "objects", np.array([{"a": 1}], dtype=object))
+    with Store(tmp_path / "s.sqlite", readonly=True) as store:
+        run = store.run("r")
+        assert run["config"] == {"weights": "/w/net.pt"} and run["info"] == {"cache": "/c"}
+        assert run["sample_ids"].tolist() == [0, 1, 2, 3, 4] and run["labels"].tolist() == [0, 1, 2, 3, 4]
+        created = datetime.fromisoformat(run["created"])
+        assert created.utcoffset() == timedelta(0) and abs(datetime.now(created.tzinfo) - created) < timedelta(hours=1)
+        bits = store.bits("r")
+        assert bits["a"].dtype == bool and bits["a"].tolist() == [True, False, True, True, False]
+        extras = {row.cell: json.loads(row.extra) for row in store.cells("r").itertuples()}
+        assert extras == {"a": {"bins": 15, "ece": 0.25}, "b": {}}
+        assert store.artifact("r", "mixed") == {"i": 3, "f": 0.5, "a": [0, 1, 2], "d": {"norm": "linf", "eps": 0.1}, "p": "/x"}
+        assert "objects" not in store.artifact_names("r")
+
+
+def test_a_pickled_array_in_the_store_is_not_unpickled(tmp_path: Path) -> None:
+    """An artifact blob holding a pickled object array (a tampered store) is refused, not executed."""
+    from io import BytesIO
+
+    buf = BytesIO()
+    np.save(buf, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with Store(tmp_path / "s.sqlite") as store:
+        _begin(store)
+        store._conn.execute("INSERT INTO artifacts VALUES ('r', 'evil', 'npy', ?)", (buf.getvalue(),))
+        with pytest.raises(ValueError, match="allow_pickle"):
+            store.artifact("r", "evil")
