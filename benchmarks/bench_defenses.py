@@ -7,11 +7,12 @@ Run from the repository root::
 
 It trains (or loads from the model cache) every defense on the small CNN, runs
 ``robustness compare`` over them on the same grid (the 15 benchmark corruptions at
-severities 1-5, PGD Linf and L2), and reports:
+severities 1-5, and compare's default attacks: ``apgd_lite_linf`` and ``apgd_lite_l2``, within 1.5
+points of AutoAttack), and reports:
 
-* ``pgd-at`` vs ``standard`` under PGD at Linf 0.1 (target: at least +50 points);
+* ``pgd-at`` vs ``standard`` under the default attacks at Linf 0.1 (target: at least +50 points);
 * ``augment`` vs ``standard`` on mean corruption accuracy, with its significance;
-* ``jpeg`` and ``bit-depth``: naive vs adaptive robust accuracy under PGD at Linf 0.1;
+* ``jpeg``, ``bit-depth``, ``median-filter``: naive vs adaptive robust accuracy at Linf 0.1;
 * ``smoothing``: certified accuracy at L2 radius 0.25 and 0.5, and the abstain rate;
 * training time of each defense and wall time of the whole comparison.
 
@@ -37,13 +38,15 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.markdown_section import replace_section  # noqa: E402
+from robustness.compare.contenders import DEFAULT_ATTACKS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
 SECTION = "Defenses"
 COMMAND = "python benchmarks/bench_defenses.py"
 CONTENDERS = ("standard", "pgd-at", "trades", "fgsm-rs", "augment", "jpeg", "bit-depth", "median-filter", "smoothing")
-PGD_CELL = "pgd_linf linf eps=0.1"
+ATTACKS = DEFAULT_ATTACKS  # compare's default, the same as the audit's: AutoAttack-grade (BENCHMARKS.md "AutoAttack")
+LINF_CELL = f"{ATTACKS[0]} linf eps=0.1"
 
 
 def train_all(contenders: tuple[str, ...], record: Path) -> dict[str, dict[str, Any]]:
@@ -123,11 +126,11 @@ def must_show(table: pd.DataFrame, labels: dict[str, str]) -> list[str]:
     """The issue's Must-show bullets with the measured numbers."""
     out = []
     std, pgd = labels["standard"], labels["pgd-at"]
-    row = pick(table, PGD_CELL, pgd)
-    base = pick(table, PGD_CELL, std)
+    row = pick(table, LINF_CELL, pgd)
+    base = pick(table, LINF_CELL, std)
     verdict = "reached" if row["diff"] >= 0.5 else "NOT reached"
     out.append(
-        f"- `pgd-at` under PGD at Linf 0.1: {100 * row['value']:.1f}% robust vs {100 * base['value']:.1f}% for "
+        f"- `pgd-at` under {ATTACKS[0]} at Linf 0.1: {100 * row['value']:.1f}% robust vs {100 * base['value']:.1f}% for "
         f"`standard`, {diff_text(row)}. Target +50 points: {verdict}."
     )
     row = pick(table, "mean corruption accuracy", labels["augment"])
@@ -142,10 +145,10 @@ def must_show(table: pd.DataFrame, labels: dict[str, str]) -> list[str]:
         if name not in labels:
             continue
         label = labels[name]
-        adaptive = pick(table, PGD_CELL, label)
-        naive = pick(table, PGD_CELL, f"{label} (naive)")
+        adaptive = pick(table, LINF_CELL, label)
+        naive = pick(table, LINF_CELL, f"{label} (naive)")
         out.append(
-            f"- `{name}` under PGD at Linf 0.1: naive {100 * naive['value']:.1f}% (flagged UNRELIABLE in the report) "
+            f"- `{name}` under {ATTACKS[0]} at Linf 0.1: naive {100 * naive['value']:.1f}% (flagged UNRELIABLE in the report) "
             f"vs {100 * adaptive['value']:.1f}% adaptive (BPDA; a sample counts only if the naive attack does not fool "
             f"it either); naive - adaptive {diff_text(naive)}."
         )
@@ -178,7 +181,7 @@ def run(args: argparse.Namespace) -> tuple[str, Any]:
         contenders=contenders,
         n=64 if args.quick else args.n,
         corruptions=("benchmark",),
-        attacks=("pgd_linf", "pgd_l2"),
+        attacks=ATTACKS,
         eps=(0.05, 0.1, 0.2),
         eps_l2=(0.25, 0.5, 1.0),
         out=args.out,
@@ -193,7 +196,7 @@ def run(args: argparse.Namespace) -> tuple[str, Any]:
     body = "\n".join(
         [
             f"Command: `{COMMAND}` (trains every defense on the small CNN if not cached, then "
-            f"`robustness compare {' '.join(contenders)} --corruptions benchmark --attacks pgd_linf,pgd_l2 "
+            f"`robustness compare {' '.join(contenders)} --corruptions benchmark --attacks {','.join(ATTACKS)} "
             "--eps 0.05,0.1,0.2 --eps-l2 0.25,0.5,1.0`; digits, all 540 test images, seed 0).",
             "",
             f"Machine: {environment()}.",

@@ -184,3 +184,46 @@ def test_standard_suite_runs_every_component_per_budget_on_what_is_left(
     expected = {tuple(eps[:r]): int((prefix == r).sum()) for r in range(1, len(eps) + 1) if (prefix == r).any()}
     second = component_names("standard", ATTACKS.get(name).norm)[1]
     assert {c[2]: c[1] for c in suite if c[0] == second} == expected
+
+
+@pytest.mark.parametrize("name", ["apgd_lite_linf", "apgd_lite_l2"])
+def test_lite_runs_its_apgd_parts_largest_budget_first(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """apgd_lite's APGD parts attack a sample at the largest budget where it is still robust, and one budget
+    lower only if they fooled it there; FAB-T (minimum-norm) keeps its one run over each robust prefix."""
+    x, y = _data()
+    x, y = x[:40], y[:40]
+    norm = ATTACKS.get(name).norm
+    eps = [0.05, 0.1, 0.15] if norm is Norm.LINF else [0.5, 1.0, 1.5]
+    parts = component_names("lite", norm)
+    calls: list[tuple[str, tuple[float, ...], int, int]] = []  # part, epsilons, samples handed, fooled at the last
+    for part in parts:
+        cls = ATTACKS.get(part)
+        original = cls._search
+
+        def spy(self, model, x, y, targets, epsilons, *, _orig=original, **kw):  # type: ignore[no-untyped-def]
+            out = _orig(self, model, x, y, targets, epsilons, **kw)
+            calls.append((self.name, tuple(epsilons), len(x), int(out.fooled[-1].sum())))
+            return out
+
+        monkeypatch.setattr(cls, "_search", spy)
+    model = make("standard")
+    result = attacks.create(name, n_iter=5).sweep(model, x, y, eps, seed=0, keep_examples=True)
+    ce, targeted, fab = ([c for c in calls if c[0] == p] for p in parts)
+    # APGD-CE: every clean-correct sample at the largest budget, then exactly the ones it fooled one budget down
+    assert [c[1] for c in ce] == [(e,) for e in reversed(eps)][: len(ce)]
+    assert ce[0][2] == int(result.clean_correct.sum())
+    assert all(lower[2] == upper[3] for upper, lower in zip(ce, ce[1:]))
+    assert len(ce) == len(eps) or ce[-1][3] == 0  # it stops going down when nothing was fooled
+    # APGD-T: single budgets, largest first; FAB-T: ascending prefixes, one call each
+    assert all(len(c[1]) == 1 for c in targeted) and [c[1] for c in targeted] == sorted((c[1] for c in targeted), reverse=True)
+    assert all(c[1] == tuple(eps[: len(c[1])]) for c in fab) and len({c[1] for c in fab}) == len(fab)
+    assert np.all(result.accuracy <= result.clean_accuracy)
+    assert np.all(np.diff(result.robust.sum(1)) <= 0)
+    for k, e in enumerate(eps):  # every counted win is a verified adversarial inside its ball
+        fooled = result.clean_correct & ~result.robust[k]
+        adv = result.examples[e][fooled]
+        with torch.no_grad():
+            assert bool((model(adv).argmax(1) != y[fooled]).all())
+        assert bool((attacks.geometry.perturbation_norm(adv - x[fooled], norm) <= e * (1 + 1e-5)).all())
+    # the standard suite keeps AutoAttack's per-budget runs
+    assert not ATTACKS.get(f"autoattack_{norm.value}").largest_first and ATTACKS.get(name).largest_first
