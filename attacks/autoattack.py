@@ -117,13 +117,13 @@ class _AutoAttack(Attack):
         seed: int,
         keep_examples: bool,
     ) -> _Outcome:
-        """Each component's own sweep in turn, at each epsilon only on the samples still robust there.
+        """Each component in turn, at each epsilon on all the samples still robust there, in one batch.
 
-        Fooled is monotone in epsilon, so the budgets where a sample is still robust are a prefix
-        of ``epsilons``; samples are grouped by that prefix and each group gets the component's
-        sweep over its prefix (AutoAttack's per-epsilon order, with the components' own reuse),
-        or, with :attr:`largest_first`, the fixed-budget components run at the largest budget of
-        the prefix and go one budget down only for the samples they fooled there.
+        A fixed-budget component runs once per epsilon, ascending (AutoAttack's per-budget runs, minus
+        the samples fooled at a smaller budget), or with :attr:`largest_first` from the largest budget
+        down, at each budget on the samples whose largest still-robust budget it is; a minimum-norm
+        component (FAB-T) runs once on every sample still robust somewhere and serves every budget.
+        A win inside one ball stands for every larger one.
         """
         n, k_eps = len(x), len(epsilons)
         fooled = np.zeros((k_eps, n), dtype=bool)
@@ -135,21 +135,30 @@ class _AutoAttack(Attack):
             out = attack._search(model, x[it], y[it], None, eps, seed=seed, keep_examples=keep_examples)
             hit = np.logical_or.accumulate(out.fooled, axis=0)
             for j, k in enumerate(budgets):
-                if keep_examples:
-                    new = torch.as_tensor(hit[j] & ~fooled[k, idx], device=x.device)
-                    examples[k][it[new]] = out.examples[j][new].to(x.device, x.dtype)
-                fooled[k, idx] |= hit[j]
+                for larger in range(k, k_eps):
+                    new = hit[j] & ~fooled[larger, idx]
+                    if keep_examples and new.any():
+                        rows = torch.as_tensor(new, device=x.device)
+                        examples[larger][it[rows]] = out.examples[j][rows].to(x.device, x.dtype)
+                    fooled[larger, idx] |= new
 
         with torch.no_grad():
             classes = int(true_model(model)(x[:1]).shape[1]) if n else 0
         for attack in self.components():
             if classes < getattr(attack, "min_classes", 2):
                 continue  # flagged by attacks.sanity's too_few_classes
-            step_down = self.largest_first and not attack.minimal
-            for r in range(k_eps, 0, -1) if step_down else range(1, k_eps + 1):
-                idx = np.flatnonzero((~fooled).sum(0) == r)  # robust at exactly epsilons[:r]
+            if attack.minimal:  # one minimum-norm run serves every budget
+                idx = np.flatnonzero(~fooled[0])
                 if len(idx):
-                    run(attack, idx, [r - 1] if step_down else list(range(r)))
+                    run(attack, idx, list(range(k_eps)))
+                continue
+            for k in range(k_eps - 1, -1, -1) if self.largest_first else range(k_eps):
+                robust = ~fooled[k]
+                if self.largest_first and k + 1 < k_eps:
+                    robust &= fooled[k + 1]  # the samples whose largest still-robust budget this is
+                idx = np.flatnonzero(robust)
+                if len(idx):
+                    run(attack, idx, [k])
         return _Outcome(np.logical_or.accumulate(fooled, axis=0), examples)
 
 

@@ -10,7 +10,10 @@ os.environ["ROBUSTNESS_PROGRESS"] = "0"
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# two threads (CI's cores), unless the environment sets them: tests/mutation.py runs with one, since the
+# forked per-mutant runs hang in a thread pool inherited across fork()
+if "OMP_NUM_THREADS" not in os.environ:
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(scope="session", autouse=True)

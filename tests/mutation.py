@@ -110,7 +110,11 @@ def run_target(name: str, *, minutes: float, workdir: Path, python: str) -> dict
     _copy_tree(tree)
     with open(tree / "pyproject.toml", "a") as handle:
         handle.write(_mutmut_section(files, tests, EXTRA_PYTEST_ARGS.get(name, [])))
-    env = dict(os.environ, NO_ALBUMENTATIONS_UPDATE="1", PYTHONPATH=".")
+    # one OpenMP thread: mutmut forks a child per mutant from a process whose tests already ran torch, and
+    # GNU OpenMP's thread pool does not survive a fork (the child waits on threads that no longer exist: the
+    # "timeouts" and the run that never returned of the torch targets, TESTING.md)
+    threads = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    env = dict(os.environ, NO_ALBUMENTATIONS_UPDATE="1", PYTHONPATH=".", **threads)
     command = ["nice", "-n", "19", python, "-m", "mutmut", "run", "--max-children", "1"]
     with open(tree / "mutmut.log", "w") as log:
         process = subprocess.Popen(
