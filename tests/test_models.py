@@ -161,3 +161,32 @@ def test_training_depends_on_the_seed_alone(tmp_path: Path, monkeypatch: pytest.
         path = ensure_trained("small-cnn", "digits", seed=3, recipe=TrainRecipe(epochs=1))
         digests.append(hashlib.sha256(Path(path).read_bytes()).hexdigest())
     assert digests[0] == digests[1]
+
+
+def test_cached_weights_are_keyed_by_the_layers_not_only_the_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Editing a built-in architecture under the same name must train it afresh, not load stale weights."""
+    from robustness.models.training import TrainRecipe, cache_path
+
+    recipe = TrainRecipe()
+    before = cache_path("small-cnn", "digits", 0, recipe)
+    state = torch.random.get_rng_state()
+    assert cache_path("small-cnn", "digits", 0, recipe) == before  # stable
+    assert torch.equal(torch.random.get_rng_state(), state), "the key draws no random numbers"
+    original = MODELS.get("small-cnn")
+    monkeypatch.setitem(MODELS._items, "small-cnn", lambda c, k: nn.Sequential(original(c, k), nn.Identity()))
+    assert cache_path("small-cnn", "digits", 0, recipe) != before
+    assert cache_path("small-cnn", "digits", 0, recipe).name.startswith("small-cnn-digits-seed0-standard-")
+
+
+def test_small_cnn_channels_last_weights_give_the_same_outputs() -> None:
+    import copy
+
+    torch.manual_seed(0)
+    model = MODELS.get("small-cnn")(3, 10).eval()
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    plain = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+    x = torch.rand(8, 3, 32, 32)
+    torch.testing.assert_close(model(x), plain(x), rtol=1e-4, atol=1e-5)
+    x.requires_grad_(True)
+    grad = torch.autograd.grad(model(x).sum(), x)[0]
+    torch.testing.assert_close(grad, torch.autograd.grad(plain(x).sum(), x)[0], rtol=1e-4, atol=1e-5)
