@@ -85,6 +85,83 @@ def test_trades_adds_beta_times_a_positive_kl() -> None:
     assert six == pytest.approx(6 * one, rel=1e-4)
 
 
+PUBLISHED = {  # the recipes' defaults: Madry et al. 2018 (step 2.5 eps / steps), Zhang et al. 2019, Wong et al. 2020
+    "pgd-at": {"epsilon": 0.1, "steps": 7, "step_size": None, "alpha": 2.5 * 0.1 / 7, "epochs": 30},
+    "trades": {"epsilon": 0.1, "steps": 7, "step_size": None, "beta": 6.0, "epochs": 15},
+    "fgsm-rs": {"epsilon": 0.1, "alpha": 1.25, "epochs": 15},
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_defaults_are_the_published_recipes(name: str) -> None:
+    defense = defenses.DEFENSES.get(name)()
+    assert {k: getattr(defense, k) for k in PUBLISHED[name]} == pytest.approx(PUBLISHED[name])
+
+
+BAD = [("pgd-at", "epsilon", 0.0), ("pgd-at", "steps", 0), ("pgd-at", "step_size", -0.1), ("pgd-at", "epochs", 0),
+       ("trades", "epsilon", -1.0), ("trades", "steps", 0), ("trades", "step_size", 0.0), ("trades", "beta", -1.0),
+       ("trades", "epochs", 0), ("fgsm-rs", "epsilon", 0.0), ("fgsm-rs", "alpha", 0.0), ("fgsm-rs", "epochs", 0)]  # fmt: skip
+
+
+@pytest.mark.parametrize("name, key, value", BAD, ids=[f"{n}-{k}" for n, k, _ in BAD])
+def test_bad_hyperparameters_are_refused_by_defense_and_name(name: str, key: str, value: float) -> None:
+    from robustness.core.errors import UsageError
+
+    with pytest.raises(UsageError, match=rf"^defense '{name}': {key} should be a (positive|non-negative) (number|integer), but got"):
+        defenses.DEFENSES.get(name)(**{key: value})
+
+
+def test_training_pgd_stays_in_the_ball_and_the_pixel_range() -> None:
+    from robustness.defenses.adversarial import _project
+
+    x = torch.tensor([0.0, 0.05, 0.5, 0.95, 1.0])
+    for push in (-2.0, -0.07, 0.07, 2.0):
+        out = _project(x, x + push, 0.1)
+        assert bool(((out - x).abs() <= 0.1 + 1e-7).all()) and bool(((out >= 0) & (out <= 1)).all())
+    torch.testing.assert_close(_project(x, x + 2.0, 0.1), torch.tensor([0.1, 0.15, 0.6, 1.0, 1.0]))
+    torch.testing.assert_close(_project(x, x - 2.0, 0.1), torch.tensor([0.0, 0.0, 0.4, 0.85, 0.9]))
+    model, (xb, yb) = tiny_net(), batch()
+    torch.manual_seed(123)  # not batch()'s seed: the start would mirror the images
+    start = pgd_linf(model, xb, yb, epsilon=0.1, steps=0, step_size=0.01)  # the random start alone
+    delta = start - xb
+    inside = (xb > 0.1) & (xb < 0.9)  # where clipping to [0, 1] cannot bind
+    assert float(delta[inside].abs().max()) <= 0.1 and float(delta[inside].std()) > 0.05  # uniform in the ball
+    assert abs(float(delta[inside].mean())) < 0.005
+
+
+@pytest.mark.parametrize("name, steps, step", [("pgd-at", 7, 2.5 * 0.1 / 7), ("fgsm-rs", 1, 1.25 * 0.1)])
+def test_training_attacks_use_the_published_step(name: str, steps: int, step: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    from robustness.defenses import adversarial
+
+    seen: list[dict] = []
+    real = adversarial.pgd_linf
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(adversarial, "pgd_linf", spy)
+    model, (x, y) = tiny_net(), batch()
+    loss_of(name, model, x, y)
+    assert len(seen) == 1 and seen[0]["steps"] == steps and seen[0]["epsilon"] == pytest.approx(0.1)
+    assert seen[0]["step_size"] == pytest.approx(step) and seen[0].get("random_start", True)
+
+
+def test_trades_robust_term_is_the_batch_mean_of_per_sample_kl(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the random start a fixed function of each pixel, each sample's adversarial does not depend on the batch:
+    the batch's robust term is the mean of the samples' (catches a sum, a mean over classes too, or one sample)."""
+    monkeypatch.setattr(torch, "randn_like", lambda t: torch.sin(997.0 * t))
+    model = tiny_net()
+    x, y = batch(8)
+
+    def robust(xs: torch.Tensor, ys: torch.Tensor) -> float:
+        return float(loss_of("trades", model, xs, ys, beta=1.0, steps=3)) - float(F.cross_entropy(model(xs), ys))
+
+    per_sample = [robust(x[i : i + 1], y[i : i + 1]) for i in range(len(x))]
+    assert min(per_sample) >= 0 and max(per_sample) > 1e-4
+    assert robust(x, y) == pytest.approx(float(np.mean(per_sample)), rel=1e-3)
+
+
 def _digits(split: slice) -> ArrayDataset:
     from sklearn.datasets import load_digits
 
