@@ -98,6 +98,11 @@ def test_defaults_are_the_published_recipes(name: str) -> None:
     assert {k: getattr(defense, k) for k in PUBLISHED[name]} == pytest.approx(PUBLISHED[name])
 
 
+def test_explicit_step_sizes_are_kept() -> None:
+    assert defenses.DEFENSES.get("pgd-at")(step_size=0.02).alpha == pytest.approx(0.02)
+    assert defenses.DEFENSES.get("trades")(step_size=0.02).step_size == pytest.approx(0.02)
+
+
 BAD = [("pgd-at", "epsilon", 0.0), ("pgd-at", "steps", 0), ("pgd-at", "step_size", -0.1), ("pgd-at", "epochs", 0),
        ("trades", "epsilon", -1.0), ("trades", "steps", 0), ("trades", "step_size", 0.0), ("trades", "beta", -1.0),
        ("trades", "epochs", 0), ("fgsm-rs", "epsilon", 0.0), ("fgsm-rs", "alpha", 0.0), ("fgsm-rs", "epochs", 0)]  # fmt: skip
