@@ -101,6 +101,7 @@ def test_sign_flip_planted_vs_null() -> None:
     assert sig.sign_flip_test(0.2 + 0.1 * rng.standard_normal(200), n_perm=2000) < 0.01
     assert sig.sign_flip_test(rng.standard_normal(200), n_perm=2000) > 0.05
     assert sig.sign_flip_test(np.zeros(10)) == 1.0
+    assert sig.sign_flip_test(np.array([0.0, 0.5, 0.0])) == 1.0  # one signed difference: both sign patterns tie
 
 
 def test_holm_adjustment() -> None:

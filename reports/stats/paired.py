@@ -241,14 +241,15 @@ def sign_flip_test(differences: np.ndarray, *, n_perm: int = 10000, seed: int = 
     Each sample's difference keeps its size and gets a random sign (the null: the two models
     are exchangeable on every sample): ``scipy.stats.permutation_test`` with one sample and
     ``permutation_type="samples"``, exact when 2**n <= ``n_perm`` and Monte Carlo with the
-    +1 correction otherwise, so p > 0. Zero differences carry no sign and are dropped.
+    +1 correction otherwise, so p > 0. Zero differences carry no sign and are dropped; with fewer
+    than two left every sign pattern is as extreme as the observed one, so p = 1.
 
     >>> round(sign_flip_test(np.array([0.5, 1.0, 0.25, 0.0])), 3)  # exact: 2 of the 8 sign patterns
     0.25
     """
     d = np.asarray(differences, dtype=np.float64)
     d = d[d != 0]
-    if d.size == 0:
+    if d.size < 2:  # (scipy's permutation_test wants two observations)
         return 1.0
     result = permutation_test(
         (d,), lambda x, axis=-1: np.mean(x, axis=axis), permutation_type="samples", vectorized=True,
