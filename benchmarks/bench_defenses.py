@@ -45,7 +45,7 @@ BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
 SECTION = "Defenses"
 COMMAND = "python benchmarks/bench_defenses.py"
 CONTENDERS = ("standard", "pgd-at", "trades", "fgsm-rs", "augment", "jpeg", "bit-depth", "median-filter", "smoothing")
-ATTACKS = DEFAULT_ATTACKS  # compare's default, the same as the audit's: AutoAttack-grade (BENCHMARKS.md "AutoAttack")
+ATTACKS = DEFAULT_ATTACKS  # compare's default, as the audit's: within 1.5 points of AutoAttack (BENCHMARKS.md "AutoAttack")
 LINF_CELL = f"{ATTACKS[0]} linf eps=0.1"
 
 
