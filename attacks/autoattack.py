@@ -130,18 +130,20 @@ class _AutoAttack(Attack):
         fooled = np.zeros((k_eps, n), dtype=bool)
         examples = [x.detach().clone() for _ in epsilons] if keep_examples else []
 
-        def run(attack: Attack, idx: np.ndarray, budgets: list[int]) -> None:
+        def run(attack: Attack, idx: np.ndarray, first: int) -> None:
+            """``attack`` at ``epsilons[first]`` (a minimum-norm one: at every budget from there); each budget
+            from ``first`` up takes the win of the largest budget the run had that is not above it."""
             it = torch.as_tensor(idx, device=x.device)
-            eps = [epsilons[k] for k in budgets]
+            eps = epsilons[first:] if attack.minimal else [epsilons[first]]
             out = attack._search(model, x[it], y[it], None, eps, seed=seed, keep_examples=keep_examples)
             hit = np.logical_or.accumulate(out.fooled, axis=0)
-            for j, k in enumerate(budgets):
-                for larger in range(k, k_eps):
-                    new = hit[j] & ~fooled[larger, idx]
-                    if keep_examples and new.any():
-                        rows = torch.as_tensor(new, device=x.device)
-                        examples[larger][it[rows]] = out.examples[j][rows].to(x.device, x.dtype)
-                    fooled[larger, idx] |= new
+            for k in range(first, k_eps):
+                j = min(k - first, len(eps) - 1)
+                new = hit[j] & ~fooled[k, idx]
+                if keep_examples and new.any():
+                    rows = torch.as_tensor(new, device=x.device)
+                    examples[k][it[rows]] = out.examples[j][rows].to(x.device, x.dtype)
+                fooled[k, idx] |= new
 
         with torch.no_grad():
             classes = int(true_model(model)(x[:1]).shape[1]) if n else 0
@@ -151,7 +153,7 @@ class _AutoAttack(Attack):
             if attack.minimal:  # one minimum-norm run serves every budget
                 idx = np.flatnonzero(~fooled[0])
                 if len(idx):
-                    run(attack, idx, list(range(k_eps)))
+                    run(attack, idx, 0)
                 continue
             for k in range(k_eps - 1, -1, -1) if self.largest_first else range(k_eps):
                 robust = ~fooled[k]
@@ -159,8 +161,8 @@ class _AutoAttack(Attack):
                     robust &= fooled[k + 1]  # the samples whose largest still-robust budget this is
                 idx = np.flatnonzero(robust)
                 if len(idx):
-                    run(attack, idx, [k])
-        return _Outcome(np.logical_or.accumulate(fooled, axis=0), examples)
+                    run(attack, idx, k)
+        return _Outcome(fooled, examples)  # monotone already: every win is carried to the larger budgets
 
 
 @ATTACKS.register("autoattack_linf")

@@ -38,6 +38,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.markdown_section import replace_section  # noqa: E402
+from reports.comparison import attack_metric  # noqa: E402
 from robustness.compare.contenders import DEFAULT_ATTACKS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ SECTION = "Defenses"
 COMMAND = "python benchmarks/bench_defenses.py"
 CONTENDERS = ("standard", "pgd-at", "trades", "fgsm-rs", "augment", "jpeg", "bit-depth", "median-filter", "smoothing")
 ATTACKS = DEFAULT_ATTACKS  # compare's default, as the audit's: within 1.5 points of AutoAttack (BENCHMARKS.md "AutoAttack")
-LINF_CELL = f"{ATTACKS[0]} linf eps=0.1"
+LINF_CELL = attack_metric(ATTACKS[0], "linf", 0.1)
 
 
 def train_all(contenders: tuple[str, ...], record: Path) -> dict[str, dict[str, Any]]:

@@ -138,6 +138,11 @@ def corruption_difference(
     return replace(diff, p_value=p, method=AGGREGATE_TEST)
 
 
+def attack_metric(attack: str, norm: str, epsilon: float) -> str:
+    """The comparison table's metric name of an attack cell, e.g. ``apgd_lite_linf linf eps=0.1``."""
+    return f"{attack} {norm} eps={epsilon:.4g}"
+
+
 def _row(metric: str, kind: str, run: RunData, value: float, **extra: Any) -> dict[str, Any]:
     return {
         "metric": metric, "kind": kind, "model": run.label, "run_id": run.run_id, "value": value,
@@ -214,7 +219,7 @@ class _Builder:
     def attacks(self, meta: pd.DataFrame) -> None:
         """Robust accuracy per attack and epsilon; transforms' naive numbers as flagged contrast rows."""
         for item in meta.itertuples(index=False):
-            metric = f"{item.perturbation} {item.norm} eps={item.epsilon:.4g}"
+            metric = attack_metric(item.perturbation, item.norm, item.epsilon)
             extra = {"norm": item.norm, "epsilon": item.epsilon, "attack": item.perturbation}
             self.cell(metric, CellKind.ATTACK.value, {r.label: self.robust(r, item.cell) for r in self.runs}, **extra)
             for run in self.runs:
@@ -232,7 +237,7 @@ class _Builder:
         """Rank the models on each of these cells."""
         for item in meta.itertuples(index=False):
             outcome = {r.label: self.robust(r, item.cell) for r in self.runs}
-            self.ranked[f"{item.perturbation} {item.norm} eps={item.epsilon:.4g}"] = ("mcnemar", outcome)
+            self.ranked[attack_metric(item.perturbation, item.norm, item.epsilon)] = ("mcnemar", outcome)
 
     def certified(self) -> None:
         """Certified accuracy per L2 radius and the abstain rate of models that certify."""
