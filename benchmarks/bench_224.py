@@ -47,7 +47,7 @@ def table_part() -> str:
     table, _ = run((224,), quick=False, names=names)
     return (
         f"Command: `{COMMAND} --part table` (CPU ms per image, `time.process_time`, uint8 RGB 224 px, mean over severities 1-5; "
-        f"8 images ours, 3 the reference). Load average {before} at the start, {load()} at the end.\n\n{table}"
+        f"8 images each; ours set up as a loader worker: one OpenCV thread, batch buffers kept). Load average {before} at the start, {load()} at the end.\n\n{table}"
     )
 
 

@@ -7,8 +7,6 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
-from albumentations.augmentations.geometric import functional as albu_geometric
-from albumentations.augmentations.pixel import functional as albu_pixel
 
 from robustness.corruptions import _filters
 from robustness.corruptions.base import (
@@ -201,7 +199,7 @@ class Pixelate(Corruption):
     random = False
     parameter_doc = "size fraction of the downsampled image"
     implementation = (
-        "albumentations resize: INTER_AREA down (PIL BOX), INTER_NEAREST_EXACT up "
+        "OpenCV resize: INTER_AREA down (PIL BOX), INTER_NEAREST_EXACT up "
         "(albumentations Downscale quantises to uint8)"
     )
     table_small = (0.95, 0.9, 0.85, 0.75, 0.65)
@@ -210,13 +208,21 @@ class Pixelate(Corruption):
     uint8_native = True
 
     def apply(self, image: np.ndarray, params: Params) -> np.ndarray:
-        h, w = image.shape[:2]
-        fraction = params["c"]
-        small = albu_geometric.resize(image, (max(1, int(h * fraction)), max(1, int(w * fraction))), cv2.INTER_AREA)
-        return albu_geometric.resize(small, (h, w), cv2.INTER_NEAREST_EXACT).reshape(image.shape)
+        out = np.empty_like(image)
+        self._pixelate(image, params["c"], out)
+        return out
 
     def apply_uint8(self, images: np.ndarray, params: Sequence[Params]) -> np.ndarray:
-        return np.stack([self.apply(image, p) for image, p in zip(images, params)])
+        out = np.empty_like(images)
+        for image, p, dest in zip(images, params, out):
+            self._pixelate(image, p["c"], dest)
+        return out
+
+    @staticmethod
+    def _pixelate(image: np.ndarray, fraction: float, out: np.ndarray) -> None:
+        h, w = image.shape[:2]
+        small = cv2.resize(image, (max(1, int(w * fraction)), max(1, int(h * fraction))), interpolation=cv2.INTER_AREA)
+        out.reshape(h, w, -1)[...] = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST_EXACT).reshape(h, w, -1)
 
 
 @register
@@ -229,20 +235,40 @@ class JpegCompression(Corruption):
     imagenet_c = "benchmark"
     random = False
     parameter_doc = "JPEG quality (libjpeg scale, 4:2:0 chroma subsampling)"
-    implementation = "albumentations image_compression (OpenCV libjpeg), fed BGR so colour handling matches PIL"
+    implementation = (
+        "OpenCV libjpeg encode/decode (as albumentations image_compression), fed BGR so colour handling "
+        "matches PIL"
+    )
     table_small = (80, 65, 58, 50, 40)
     table_large = (25, 18, 15, 10, 7)
 
     uint8_native = True
 
     def apply(self, image: np.ndarray, params: Params) -> np.ndarray:
-        return to_float(self._jpeg(to_uint8(image), int(params["c"])))
+        out = np.empty(image.shape, dtype=np.uint8)
+        self._jpeg(to_uint8(image), int(params["c"]), out)
+        return to_float(out)
 
     def apply_uint8(self, images: np.ndarray, params: Sequence[Params]) -> np.ndarray:
-        return np.stack([self._jpeg(image, int(p["c"])) for image, p in zip(images, params)])
+        out = np.empty_like(images)
+        for image, p, dest in zip(images, params, out):
+            self._jpeg(image, int(p["c"]), dest)
+        return out
 
     @staticmethod
-    def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
-        # OpenCV encodes BGR: flip RGB so luma and chroma are computed as PIL (ImageNet-C) does
-        bgr = np.ascontiguousarray(image[..., ::-1])
-        return albu_pixel.image_compression(bgr, quality, ".jpg").reshape(image.shape)[..., ::-1]
+    def _jpeg(image: np.ndarray, quality: int, out: np.ndarray) -> None:
+        """Encode and decode one uint8 ``H x W x C`` image into ``out``.
+
+        OpenCV codes BGR: RGB is swapped (cvtColor, one SIMD pass each way; a reversed-axis copy cost
+        as much as the codec) so luma and chroma are computed as PIL (ImageNet-C) does.
+        """
+        rgb = image.shape[-1] == 3
+        source = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if rgb else image
+        ok, encoded = cv2.imencode(".jpg", source, (cv2.IMWRITE_JPEG_QUALITY, quality))
+        if not ok:
+            raise RuntimeError(f"OpenCV could not JPEG-encode a {image.shape} image")
+        decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+        if rgb:
+            cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB, dst=out)
+        else:
+            out[...] = decoded.reshape(out.shape)
