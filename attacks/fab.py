@@ -57,28 +57,35 @@ def boundary_step(
     """
     dtype = t.dtype
     t, w, c = t.double(), w.double(), c.double()
-    flip = torch.where(c < 0, -1.0, 1.0).to(w.dtype)
-    w, c = w * flip[:, None], c * flip
+    w = torch.where((c < 0)[:, None], -w, w)  # w . d = c and -w . d = -c have the same solutions
+    c = c.abs()
     lo, hi = bounds
-    room = torch.where(w > 0, hi - t, t - lo).clamp_min(0)
-    live = w != 0
-    m = w.abs() if norm is Norm.L2 else torch.ones_like(w)
-    slope = torch.where(live, w.abs() * m, torch.zeros_like(w))
-    knee = torch.where(live, room / torch.where(live, m, torch.ones_like(m)), torch.full_like(w, float("inf")))
+    room = torch.where(w > 0, hi - t, t - lo).clamp_min_(0)
+    size = w.abs()
+    dead = size == 0
+    if norm is Norm.L2:  # m_i = |w_i|
+        slope = size * size
+        knee = (room / size).masked_fill_(dead, float("inf"))
+    else:  # m_i = 1
+        slope = size
+        knee = room.masked_fill(dead, float("inf"))
     knee_s, order = knee.sort(1)
     slope_s = slope.gather(1, order)
-    done = (slope_s * torch.where(slope_s > 0, knee_s, torch.zeros_like(knee_s))).cumsum(1)  # saturated part
-    rest = slope_s.flip(1).cumsum(1).flip(1)  # rest[k] = sum_{j >= k} slope_j
-    rest = torch.cat([rest[:, 1:], torch.zeros_like(rest[:, :1])], 1)  # sum_{j > k}
-    reach = done + torch.where(rest > 0, knee_s * rest, torch.zeros_like(rest))  # w . d at lam = knee_k
+    finite = torch.isfinite(knee_s)  # the coordinates w ignores (infinite knee, zero slope) sort last
+    done = (slope_s * knee_s).masked_fill_(~finite, 0.0).cumsum_(1)  # w . d from the coordinates saturated by knee k
+    climbed = slope_s.cumsum(1)
+    total = climbed[:, -1:]
+    rest = (total - climbed).clamp_min_(0)  # slopes of the coordinates after k, still growing
+    reach = done + (knee_s * rest).masked_fill_(~finite | (rest == 0), 0.0)  # w . d at lam = knee_k
     k = (reach < c[:, None]).sum(1, keepdim=True)
-    done_before = torch.cat([torch.zeros_like(done[:, :1]), done], 1).gather(1, k)[:, 0]
-    rest_before = torch.cat([slope_s.sum(1, keepdim=True), rest], 1).gather(1, k)[:, 0]
-    lam = torch.where(
-        rest_before > 0, (c - done_before) / rest_before.clamp_min(1e-300), torch.full_like(c, float("inf"))
-    )
-    lam = torch.where(k[:, 0] >= w.shape[1], torch.full_like(lam, float("inf")), lam)
-    d = torch.where(live, w.sign() * torch.minimum(lam[:, None] * m, room), torch.zeros_like(w))
+    before = (k - 1).clamp_min(0)
+    first = k == 0
+    done_before = torch.where(first, 0.0, done.gather(1, before))[:, 0]
+    rest_before = torch.where(first, total, (total - climbed.gather(1, before)).clamp_min(0))[:, 0]
+    lam = torch.where(rest_before > 0, (c - done_before) / rest_before.clamp_min(1e-300), float("inf"))
+    lam = lam.masked_fill_(k[:, 0] >= w.shape[1], float("inf"))
+    step = lam[:, None] * size if norm is Norm.L2 else lam[:, None].expand_as(w)
+    d = torch.minimum(step, room).masked_fill_(dead, 0.0) * w.sign()
     return d.to(dtype)
 
 
