@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGETS: dict[str, tuple[list[str], list[str]]] = {
     "bookkeeping": (
         ["attacks/base.py", "attacks/bookkeeping.py"],
-        ["tests/test_attacks_bookkeeping.py"],
+        ["tests/test_attacks_bookkeeping.py", "tests/test_attacks_bookkeeping_fields.py"],
     ),
-    "loops": (["attacks/gradient.py"], ["tests/test_attacks_gradient.py"]),
+    "loops": (["attacks/gradient.py"], ["tests/test_attacks_gradient.py", "tests/test_attacks_gradient_exact.py"]),
     "statistics": (
         ["reports/stats/intervals.py", "reports/stats/paired.py", "reports/stats/multiple.py"],
         ["tests/test_stats.py", "tests/test_stats_reference.py"],
