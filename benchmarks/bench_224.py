@@ -115,7 +115,7 @@ def folder_part(n: int) -> str:
     for workers in (0, 2, 4):
         config = AuditConfig(
             model="torchvision:resnet18", dataset=str(root / "imgs"), num_classes=4, corruptions=corruptions,
-            severities=(3,), attacks=("none",), sanity=False, batch_size=16, out=str(root / f"out{workers}"),
+            severities=(3,), attacks=("none",), sanity=False, batch_size=16, out=str(root / f"out{workers}"), random_weights=True,
             loader_workers=workers,
         )  # fmt: skip
         start, before = time.perf_counter(), load()
@@ -144,14 +144,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=8, help="images per grid cell (default 8)")
     parser.add_argument("--folder-images", type=int, default=64, help="images in the folder audit (default 64)")
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--grid-workers", type=int, nargs="*", help="loader workers for the grid (default: the audit's default)")
+    parser.add_argument("--grid-workers", type=int, nargs="*", help="loader workers for the grid (default: the audit's default for a model on the CPU, and 1)")
     parser.add_argument("--dry-run", action="store_true", help="print, do not update BENCHMARKS.md")
     args = parser.parse_args(argv)
     parts = {
         "table": ("Milliseconds per image against imagecorruptions 1.1.2", table_part),
         "grid": (
             "19 x 5 grid against pure inference (ResNet-18, ResNet-50)",
-            lambda: grid_part(args.images, args.batch, tuple(args.grid_workers or [loader_workers(None)])),
+            lambda: grid_part(
+                args.images, args.batch, tuple(args.grid_workers or sorted({loader_workers(None, model_on_cpu=True), 1}))
+            ),
         ),
         "folder": ("Image-folder audit by loader workers", lambda: folder_part(args.folder_images)),
     }

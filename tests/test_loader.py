@@ -52,6 +52,12 @@ def test_grid_batches_are_the_same_for_any_worker_count(tmp_path: Path) -> None:
 def test_default_worker_count_and_validation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("os.cpu_count", lambda: 16)
     assert loader_workers(None) == 8 and loader_workers(0) == 0 and loader_workers(3) == 3
+    # a model on the CPU uses every core itself: one default loader process per 8 CPUs
+    assert loader_workers(None, model_on_cpu=True) == 2 and loader_workers(3, model_on_cpu=True) == 3
+    monkeypatch.setattr("os.cpu_count", lambda: 64)
+    assert loader_workers(None) == 8 and loader_workers(None, model_on_cpu=True) == 8
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert loader_workers(None) == 1 and loader_workers(None, model_on_cpu=True) == 0
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert loader_workers(None) == 0
     with pytest.raises(UsageError, match="--loader-workers should be 0 .* but got -1"):

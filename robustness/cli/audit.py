@@ -44,7 +44,8 @@ def add_audit_parser(sub: Any) -> None:
     g.add_argument("--address", help="Ray cluster address (with --backend ray)")
     g.add_argument("--workers", type=positive_int, help="CPUs for a local Ray (with --backend ray)")
     g.add_argument("--loader-workers", type=non_negative_int,
-                   help="processes that read and corrupt images ahead of the model (0: main process; default: from the CPU count)")
+                   help="processes that read and corrupt images ahead of the model (0: main process; default: half the CPUs, "
+                        "or one per 8 CPUs when the model runs on the CPU)")
     g.add_argument("--skip-bad-images", action="store_true", default=None,
                    help="leave out image files that cannot be read (counted in the run's record) instead of stopping")
     add_defense_args(p, evaluation=True)

@@ -27,7 +27,8 @@ def input_batches(prep: Prepared, jobs: list[BatchTransform | None]) -> Iterator
     """The evaluated samples' batches for each job in turn, read (and corrupted) by the loader workers."""
     return grid_batches(
         prep.dataset, prep.positions, prep.config.batch_size, jobs,
-        workers=loader_workers(prep.config.loader_workers), pin_memory=prep.classifier.device.type == "cuda",
+        workers=loader_workers(prep.config.loader_workers, model_on_cpu=prep.classifier.device.type == "cpu"),
+        pin_memory=prep.classifier.device.type == "cuda",
     )  # fmt: skip
 
 
