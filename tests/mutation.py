@@ -42,11 +42,11 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
     "loops": (["attacks/gradient.py"], ["tests/test_attacks_gradient.py", "tests/test_attacks_gradient_exact.py"]),
     "statistics": (
         ["reports/stats/intervals.py", "reports/stats/paired.py", "reports/stats/multiple.py"],
-        ["tests/test_stats.py", "tests/test_stats_reference.py"],
+        ["tests/test_stats.py", "tests/test_stats_reference.py", "tests/test_stats_exact.py"],
     ),
     "severity": (
         ["robustness/corruptions/base.py"],
-        ["tests/test_corruptions_severity.py", "tests/test_corruptions.py"],
+        ["tests/test_corruptions_severity.py", "tests/test_corruptions.py", "tests/test_corruptions_base_exact.py"],
     ),
     "losses": (["robustness/defenses/adversarial.py"], ["tests/test_defenses_losses.py"]),
     "store": (["robustness/results/store.py"], ["tests/test_store.py"]),

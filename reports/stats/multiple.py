@@ -97,7 +97,9 @@ def rank_groups(
     adjusted = holm(p_values) if pairs else np.empty(0)
     different = {frozenset(pair) for pair, p in zip(pairs, adjusted) if p < alpha}
     letters = compact_letters(order, different)
-    ranks = pd.Series([values[k] for k in order]).rank(method="min", ascending=False).astype(int).tolist()
+    # a model without outcomes (value nan) ranks last instead of breaking the integer ranks
+    ranks = pd.Series([values[k] for k in order]).rank(method="min", ascending=False, na_option="bottom")
+    ranks = ranks.astype(int).tolist()
     return pd.DataFrame(
         {"model": order, "value": [values[k] for k in order], "rank": ranks, "group": [letters[k] for k in order]}
     )
