@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -51,6 +52,13 @@ def table_part() -> str:
     )
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished children (the loader's workers): on a shared machine
+    wall time moves with other tenants' load, the work done does not."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def resnet(arch: str) -> torch.nn.Module:
     import torchvision
 
@@ -68,33 +76,50 @@ def grid_part(n: int, batch: int, worker_counts: tuple[int, ...]) -> str:
     rows = []
     for arch in ("resnet18", "resnet50"):
         net = resnet(arch)
+        settings: list[int | None] = [None, *worker_counts]  # None: pure inference on the corrupted images
+
+        def one_pass(workers: int | None, net: torch.nn.Module = net) -> tuple[float, float]:
+            start, cpu = time.perf_counter(), cpu_seconds()
+            if workers is None:
+                [int((net(x[lo : lo + batch]).argmax(1) == lo).sum()) for x in ready for lo in range(0, n, batch)]
+            else:
+                [int((net(item.batch.images).argmax(1) == 0).sum())
+                 for item in grid_batches(dataset, positions, batch, jobs, workers=workers)]  # fmt: skip
+            return time.perf_counter() - start, cpu_seconds() - cpu
+
         with torch.inference_mode():
             net(ready[0][:batch])  # warm up
-            start, before = time.perf_counter(), load()
-            pure = [int((net(x[lo : lo + batch]).argmax(1) == lo).sum()) for x in ready for lo in range(0, n, batch)]
-            inference = time.perf_counter() - start
+            before = load()
+            # two rounds in mirrored order (pure, grids..., then grids reversed, pure): on a shared machine the
+            # speed drifts over minutes, and the mirrored sums cancel a linear drift
+            totals = {w: np.zeros(2) for w in settings}
+            for order in (settings, settings[::-1]):
+                for w in order:
+                    totals[w] += one_pass(w)
+            inference, inference_cpu = totals[None]
             for w in worker_counts:
-                start = time.perf_counter()
-                grid = [int((net(item.batch.images).argmax(1) == 0).sum())
-                        for item in grid_batches(dataset, positions, batch, jobs, workers=w)]  # fmt: skip
-                seconds = time.perf_counter() - start
-                ratio = seconds / inference
-                row = f"| {arch} | {w} | {n * len(cells)} | {inference:.1f} | {seconds:.1f} | **{ratio:.2f}x** "
+                seconds, grid_cpu = totals[w]
+                row = (
+                    f"| {arch} | {w} | {n * len(cells)} | {inference:.1f} | {seconds:.1f} | **{seconds / inference:.2f}x** "
+                    f"| {inference_cpu:.1f} | {grid_cpu:.1f} | **{grid_cpu / inference_cpu:.2f}x** "
+                )
                 rows.append(row + f"| {before} / {load()} |")
-        del pure, grid
     return "\n".join(
         [
             (
                 f"Command: `{COMMAND} --part grid --images {n}` ({n} structured 224 px RGB images, batch {batch}, "
                 f"the 19 ImageNet-C corruptions x 5 severities; random weights, 10 classes). Pure inference runs "
                 "the model on the same images corrupted beforehand; the grid reads, corrupts and infers "
-                "through the audit's loader (`grid_batches`), with the workers given."
+                "through the audit's loader (`grid_batches`), with the workers given. Each setting runs twice, in "
+                "mirrored order (pure, grids, grids reversed, pure); times are the sums of both passes: wall time, "
+                "and CPU seconds of the process and its loader workers."
             ),
             "",
             f"Machine: {environment()} torch {torch.__version__}, {torch.get_num_threads()} threads.",
             "",
-            "| model | loader workers | images | pure inference s | grid s | grid / inference | load average (start / end) |",
-            "|---|---:|---:|---:|---:|---:|---|",
+            "| model | loader workers | images per pass | pure inference s | grid s | grid / inference | pure inference CPU s "
+            "| grid CPU s | grid / inference, CPU | load average (start / end) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
             *rows,
         ]
     )
@@ -111,24 +136,30 @@ def folder_part(n: int) -> str:
         (root / "imgs" / f"c{i % 4}").mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(root / "imgs" / f"c{i % 4}" / f"{i}.jpg", quality=90)
     corruptions = ("gaussian_noise", "motion_blur", "jpeg_compression")
-    rows = []
-    for workers in (0, 2, 4):
+    counts = (0, 2, 4)
+    seconds = dict.fromkeys(counts, 0.0)
+    images = 0
+    before = load()
+    for rep, workers in enumerate([*counts, *counts[::-1]]):  # mirrored order: a drift in speed cancels
         config = AuditConfig(
             model="torchvision:resnet18", dataset=str(root / "imgs"), num_classes=4, corruptions=corruptions,
-            severities=(3,), attacks=("none",), sanity=False, batch_size=16, out=str(root / f"out{workers}"), random_weights=True,
-            loader_workers=workers,
+            severities=(3,), attacks=("none",), sanity=False, batch_size=16, out=str(root / f"out{rep}"),
+            random_weights=True, loader_workers=workers,
         )  # fmt: skip
-        start, before = time.perf_counter(), load()
+        start = time.perf_counter()
         outcome = run_audit(config)
-        seconds = time.perf_counter() - start
+        seconds[workers] += time.perf_counter() - start
         images = int(outcome.results["n"].sum())
-        rows.append(f"| {workers} | {images} | {seconds:.1f} | {images / seconds:.1f} | {before} / {load()} |")
+    rows = []
+    for workers in counts:
+        rows.append(f"| {workers} | {images} | {seconds[workers] / 2:.1f} | {2 * images / seconds[workers]:.1f} | {before} / {load()} |")
     return "\n".join(
         [
             (
                 f"Command: `{COMMAND} --part folder --folder-images {n}` (a folder of {n} JPEG files, 256 px, "
                 f"resized and cropped to 224 px; ResNet-18 with random weights; clean + {', '.join(corruptions)} "
-                "at severity 3; whole `run_audit` wall time, model building and report writing included)."
+                "at severity 3; whole `run_audit` wall time, model building and report writing included; each count run "
+                "twice in mirrored order 0, 2, 4, 4, 2, 0, the mean shown)."
             ),
             "",
             "| loader workers | images evaluated | seconds | images / s | load average (start / end) |",

@@ -43,10 +43,10 @@ def loader_workers(requested: int | None, *, model_on_cpu: bool = False) -> int:
     ``CPUS_PER_WORKER_ON_CPU`` CPUs when the model runs on the CPU.
 
     A model on the CPU already keeps every core busy with its own threads, and a loader process
-    competes with them rather than overlapping: on this project's 2-core machine, a ResNet-18 grid of
-    the 19 ImageNet-C corruptions at 224 px took 1.43x pure inference corrupting in the main process
-    and 2.00x with one worker (BENCHMARKS.md, ``## 224 px``). With an accelerator the CPU is free
-    while the model runs, and workers overlap reading and corrupting with it.
+    competes with them rather than overlapping: on this project's 2-core machine the 19 x 5 corruption
+    grid at 224 px took 1.29x (ResNet-18) and 1.10x (ResNet-50) pure inference corrupting in the main
+    process, 1.44x and 1.19x with one worker (BENCHMARKS.md, ``## 224 px``). With an accelerator the
+    CPU is free while the model runs, and workers overlap reading and corrupting with it.
     """
     if requested is not None:
         return int(requested)
