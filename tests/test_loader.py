@@ -96,6 +96,11 @@ import resource, sys
 import numpy as np
 from robustness.data.loader import keep_batch_buffers
 kept = keep_batch_buffers() if sys.argv[1] == "keep" else None
+if sys.argv[1] == "grid":  # a loader without workers reads in this process: it keeps the buffers too
+    from robustness.data import ArrayDataset
+    from robustness.data.loader import grid_batches
+    tiny = ArrayDataset("tiny", np.zeros((2, 16, 16, 3), np.uint8), np.zeros(2, int), ["0"])
+    kept = len(list(grid_batches(tiny, np.arange(2), 2, [None], workers=0))) == 1
 x = np.ones((8, 224, 224, 3), dtype=np.uint8)
 def batch():  # as a corruption does: the float32 input, the float32 output, the uint8 result
     work = x * np.float32(1 / 255)
@@ -113,7 +118,8 @@ print(kept, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 20)
 @pytest.mark.skipif(not Path("/proc/self").exists(), reason="glibc allocator behaviour (Linux)")
 def test_loader_workers_reuse_batch_buffers_instead_of_faulting_them_in() -> None:
     """A corruption's batch buffers, freed together after each batch, are trimmed off the heap and
-    faulted back in on the next batch by default; in a loader worker (keep_batch_buffers) they stay."""
+    faulted back in on the next batch by default; in a loader worker (keep_batch_buffers), or in a process that
+    read batches through a loader without workers, they stay."""
     import subprocess
     import sys
 
@@ -128,3 +134,5 @@ def test_loader_workers_reuse_batch_buffers_instead_of_faulting_them_in() -> Non
     _, default = faults("default")
     assert default > 500  # the page faults the setting exists to avoid (~1,700: 10.8 MB / 4 kB pages, per batch)
     assert with_setting < 50
+    read_here, after_grid = faults("grid")
+    assert read_here == "True" and after_grid < 50

@@ -105,8 +105,9 @@ def keep_batch_buffers() -> bool:
     and the uint8 result) are freed together at the end of every batch, trimmed, and page-faulted
     back on the next one (about 1,700 faults per batch of 8, a third of the CPU time of the cheap
     corruptions on this machine). Fixing the mmap threshold at its largest (32 MB) and the trim
-    threshold above it keeps them. Called in the loader's worker processes; returns False where
-    there is no glibc ``mallopt`` (macOS, musl), where nothing changes.
+    threshold above it keeps them. Called in the loader's worker processes, or in the calling process
+    when it reads the batches itself; returns False where there is no glibc ``mallopt`` (macOS,
+    musl), where nothing changes.
     """
     try:
         mallopt = ctypes.CDLL(None).mallopt
@@ -148,6 +149,8 @@ def grid_batches(
     items = _GridItems(dataset, np.asarray(positions), batch_size, jobs)
     if not len(items):
         return
+    if not workers:  # this process reads and corrupts: its batch buffers are kept as a worker's are
+        keep_batch_buffers()
     loader = DataLoader(
         items,
         batch_size=None,  # items are whole batches already
