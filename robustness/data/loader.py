@@ -11,6 +11,7 @@ order, so the results are the same for any number of workers.
 from __future__ import annotations
 
 import ctypes
+import functools
 import multiprocessing
 import multiprocessing.context
 import os
@@ -96,6 +97,7 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
+@functools.cache  # once per process: grid_batches without workers and the benchmarks call it per run
 def keep_batch_buffers() -> bool:
     """Let this process reuse freed batch-sized buffers instead of faulting them in again each batch.
 
