@@ -84,6 +84,46 @@ def test_square_stops_querying_fooled_samples(net, digits) -> None:  # noqa: F81
     assert counter.rows < attacked * (n_queries + 1) / 5
 
 
+def test_square_queries_only_candidates_that_moved() -> None:
+    """A candidate equal to its sample's best point keeps the best point's score and is not sent to the model."""
+    seen: list[torch.Tensor] = []
+
+    def model(x: torch.Tensor) -> torch.Tensor:
+        seen.append(x.clone())
+        return torch.stack([x.flatten(1).sum(1), torch.zeros(len(x))], 1)  # class 0 while the pixel sum is > 0
+
+    best = torch.full((4, 1, 2, 2), 0.5)
+    cand = best.clone()
+    cand[1, 0, 0, 0] = 0.1  # rows 1 and 3 moved, rows 0 and 2 did not
+    cand[3, 0, 1, 1] = 0.9
+    score = torch.tensor([-1.0, -2.0, -3.0, -4.0])
+    y = torch.zeros(4, dtype=torch.long)
+    new = attacks_square._query(model, cand, best, score, y, None)
+    assert len(seen) == 1 and torch.equal(seen[0], cand[[1, 3]])
+    assert torch.equal(new, torch.tensor([-1.0, -1.6, -3.0, -2.4]))  # the margin of the moved rows: 0 - sum
+    seen.clear()
+    assert torch.equal(attacks_square._query(model, cand, cand.clone(), score, y, None), score)
+    assert not seen  # nothing moved: no query at all
+
+
+def test_square_skipping_unmoved_candidates_changes_no_outcome(monkeypatch: pytest.MonkeyPatch, net, digits) -> None:  # noqa: F811
+    """Linf on grayscale digits: many late windows land on signs already there (a quarter of AutoAttack's
+    Square queries on the default model); skipping them saves those queries and changes no result."""
+    x, y = digits
+    x, y = x[:30], y[:30]
+    attack = attacks.create("square_linf", n_queries=300)
+    counter = _QueryCounter(net)
+    skipping = attack.sweep(counter, x, y, [0.05], seed=1, keep_examples=True)
+    monkeypatch.setattr(
+        attacks_square, "_query", lambda model, cand, best, score, y, t: attacks_square.margin(model(cand), y, t)
+    )
+    everything = _QueryCounter(net)
+    reference = attack.sweep(everything, x, y, [0.05], seed=1, keep_examples=True)
+    assert torch.equal(skipping.examples[0.05], reference.examples[0.05])
+    assert np.array_equal(skipping.robust, reference.robust)
+    assert counter.rows < 0.9 * everything.rows
+
+
 @pytest.mark.parametrize("name, noise, eps", [("square_linf", "noise_linf", 0.1), ("square_l2", "noise_l2", 0.6)])
 def test_square_beats_random_noise_at_the_same_queries(name: str, noise: str, eps: float, net, digits) -> None:  # noqa: F811
     x, y = digits
