@@ -70,6 +70,12 @@ def timed(run: Callable[[], list[float]]) -> tuple[list[float], float, float]:
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
+MIRRORED = (
+    "Every evaluation ran twice in mirrored order (suite, pyautoattack, audit, audit, pyautoattack, suite), as this "
+    "machine's speed drifts over minutes; the means are shown, in wall and in CPU seconds (all threads)."
+)
+
+
 def compare(
     model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: tuple, norm: str
 ) -> list[tuple[str, list, float, float]]:
@@ -128,7 +134,7 @@ def third_party(n: int) -> list[str]:
     x, y = x[:n], y[:n]
     out = [
         "", f"### Third-party models (tests/helpers/autoattack_ref.py), first {len(x)} test digits at 8 px", "",
-        f"Command: `python benchmarks/bench_autoattack.py --third-party {n}`.",
+        f"Command: `python benchmarks/bench_autoattack.py --third-party {n}`. {MIRRORED}",
     ]  # fmt: skip
     for kind in MODELS:
         for norm, eps in (("linf", (0.05, 0.1, 0.15)), ("l2", (0.5, 1.0, 1.5))):
@@ -157,7 +163,8 @@ def main() -> None:
         (
             f"Model: the embedded default (`small-cnn` on digits, 32 px), first {args.n} test images, Linf, seed 0, CPU, "
         f"{torch.get_num_threads()} torch threads. Command: `python benchmarks/bench_autoattack.py --n {args.n} "
-        f"--eps {args.eps}`. Load average (1/5/15 min) before: {' '.join(load[0])}, after: {' '.join(load[1])}."
+        f"--eps {args.eps}`. Load average (1/5/15 min) before: {' '.join(load[0])}, after: {' '.join(load[1])}. "
+        f"{MIRRORED}"
         ),
         "", *table(rows, eps), "", f"Default audit minus AutoAttack standard, points per budget: {gap(rows[2][1], rows[1][1])}.",
     ]  # fmt: skip
