@@ -97,17 +97,25 @@ def _side(p: float, h: int, w: int) -> int:
     return min(max(round(math.sqrt(p * h * w)), 1), h, w)
 
 
-def _corner(u: torch.Tensor, size: int, s: int) -> torch.Tensor:
-    """Window start in ``{0, ..., size - s}`` from a uniform draw."""
-    return (u * (size - s + 1)).long().clamp_max(size - s)
+def _corners(u: torch.Tensor, sizes: tuple[int, ...], s: int) -> torch.Tensor:
+    """Window starts in ``{0, ..., size - s}`` from uniform draws, one column per entry of ``sizes``."""
+    if len(set(sizes)) == 1:
+        return (u * (sizes[0] - s + 1)).long().clamp_max(sizes[0] - s)
+    room = torch.tensor(sizes, device=u.device) - s
+    return (u * (room + 1).to(u.dtype)).long().minimum(room)
+
+
+@functools.cache
+def _bands(size: int, s: int, device: torch.device) -> torch.Tensor:
+    """``[size - s + 1, size]`` bool: row ``v`` marks the ``s`` positions from ``v`` on."""
+    start = torch.arange(size - s + 1, device=device)[:, None]
+    at = torch.arange(size, device=device)[None, :]
+    return (at >= start) & (at < start + s)
 
 
 def _window_mask(vh: torch.Tensor, vw: torch.Tensor, s: int, h: int, w: int) -> torch.Tensor:
     """``[m, 1, h, w]`` bool: the ``s x s`` window at ``(vh, vw)`` of each sample."""
-    rows = torch.arange(h, device=vh.device)
-    cols = torch.arange(w, device=vh.device)
-    in_h = (rows >= vh[:, None]) & (rows < vh[:, None] + s)
-    in_w = (cols >= vw[:, None]) & (cols < vw[:, None] + s)
+    in_h, in_w = _bands(h, s, vh.device)[vh], _bands(w, s, vw.device)[vw]
     return (in_h[:, :, None] & in_w[:, None, :])[:, None]
 
 
@@ -307,7 +315,8 @@ class LinfSquare(_Square):
     ) -> torch.Tensor:
         c, h, w = x.shape[1:]
         s = _side(p, h, w)
-        mask = _window_mask(_corner(u[:, 0], h, s), _corner(u[:, 1], w, s), s, h, w)
+        vh, vw = _corners(u[:, :2], (h, w), s).unbind(1)
+        mask = _window_mask(vh, vw, s, h, w)
         signs = _signs(u[:, 2 : 2 + c]).to(x.dtype)[:, :, None, None]
         return torch.where(mask, x + epsilon * signs, best).clamp(*bounds)
 
@@ -351,8 +360,7 @@ class L2Square(_Square):
         s = _side(p, h, w)
         s = min(max(s, 3) + (max(s, 3) % 2 == 0), h, w)  # odd, at least 3, as the paper's L2 update
         delta = best - x
-        vh, vw = _corner(u[:, 0], h, s), _corner(u[:, 1], w, s)
-        vh2, vw2 = _corner(u[:, 2], h, s), _corner(u[:, 3], w, s)
+        vh, vw, vh2, vw2 = _corners(u[:, :4], (h, w, h, w), s).unbind(1)
         first = _window_index(vh, vw, s)
         old = delta[first].permute(0, 3, 1, 2)  # [m, c, s, s]
         second = _window_mask(vh2, vw2, s, h, w)

@@ -180,6 +180,24 @@ def test_square_schedule_and_l2_pattern_match_the_paper() -> None:
         assert torch.allclose(mine, theirs, atol=1e-6) or torch.allclose(mine.T, theirs, atol=1e-6)
 
 
+@pytest.mark.parametrize("h, w", [(8, 8), (5, 9), (9, 4)])
+def test_square_windows_fit_and_cover_every_position(h: int, w: int) -> None:
+    """Window corners land in ``{0, ..., size - s}`` on both axes (rectangular images too), every corner
+    is reachable, and each mask is exactly the ``s x s`` square at its corner."""
+    u = torch.rand(4000, 4, generator=torch.Generator().manual_seed(0))
+    for s in range(1, min(h, w) + 1):
+        corners = attacks_square._corners(u, (h, w, h, w), s)
+        for j, size in enumerate((h, w, h, w)):
+            assert torch.equal(corners[:, j], (u[:, j] * (size - s + 1)).long().clamp_max(size - s))
+            assert set(corners[:, j].tolist()) == set(range(size - s + 1))
+        vh, vw = corners[:50, 0], corners[:50, 1]
+        mask = attacks_square._window_mask(vh, vw, s, h, w)
+        expected = torch.zeros(50, 1, h, w, dtype=torch.bool)
+        for i, (a, b) in enumerate(zip(vh.tolist(), vw.tolist())):
+            expected[i, 0, a : a + s, b : b + s] = True
+        assert torch.equal(mask, expected)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
