@@ -40,9 +40,8 @@ from attacks.base import (
 from attacks.bookkeeping import concat, distance_summary, fooled_at, records, worst_case
 from attacks.sanity import SanityFlag, run_checks
 from attacks.suite import (
+    BROAD_SUITE,
     DEFAULT_EPSILONS,
-    DEFAULT_L2,
-    DEFAULT_LINF,
     DEFAULT_SUITE,
     MINIMAL,
     SUITES,
@@ -56,9 +55,8 @@ from attacks.suite import (
 __all__ = [
     "ATTACKS",
     "BPDA",
+    "BROAD_SUITE",
     "DEFAULT_EPSILONS",
-    "DEFAULT_L2",
-    "DEFAULT_LINF",
     "DEFAULT_SUITE",
     "EOT",
     "EPS_TOL",

@@ -10,7 +10,7 @@
    sweep at least 2x cheaper, robust accuracy within 0.5 points).
 3. The audit's attacks at its default epsilons, with per-attack seconds and the sanity
    checks: the embedded audit's lean set (``robustness.run.config.AUDIT_ATTACKS``) and
-   ``--attacks default`` (``attacks.DEFAULT_SUITE``, adding DDN and the gradient-free attacks).
+   ``--attacks broad`` (``attacks.BROAD_SUITE``: the audit's plus PGD, DDN and the gradient-free attacks).
 
 The model is the embedded default: ``small-cnn`` trained on ``digits`` (trained on first use
 and cached by ``robustness.models.ensure_trained``), evaluated on the 540 test images.
@@ -184,7 +184,7 @@ def main() -> None:
 
     suites: dict[str, tuple[attacks.SuiteResult, float]] = {}
     if not args.skip_suite:
-        for label, names in (("embedded audit", AUDIT_ATTACKS), ("--attacks default", attacks.DEFAULT_SUITE)):
+        for label, names in (("embedded audit", AUDIT_ATTACKS), ("--attacks broad", attacks.BROAD_SUITE)):
             start = time.perf_counter()
             suite = attacks.evaluate(model, x, y, attacks=list(names), epsilons=AUDIT_EPS, batch_size=BATCH)
             suites[label] = (suite, time.perf_counter() - start)

@@ -13,10 +13,19 @@ from tests.conftest_attacks import digits, net  # noqa: F401  (fixtures)
 
 
 def test_default_suites_are_registered_and_cover_the_issue() -> None:
-    for name in attacks.DEFAULT_SUITE:
+    from robustness.run.config import AUDIT_ATTACKS, AuditConfig
+
+    for name in attacks.BROAD_SUITE:
         assert name in attacks.ATTACKS
+    # one list: --attacks default, evaluate()'s default and the embedded audit's are the same attacks
+    assert attacks.expand(["default"]) == list(attacks.DEFAULT_SUITE) == list(AUDIT_ATTACKS)
+    assert AuditConfig().attacks == AUDIT_ATTACKS
     kinds = {attacks.ATTACKS.get(n) for n in attacks.DEFAULT_SUITE}
-    assert any(k.minimal for k in kinds) and any(k.gradient_free for k in kinds) and any(k.single_step for k in kinds)
+    assert any(k.minimal for k in kinds) and any(k.single_step for k in kinds)
+    assert {k.norm.value for k in kinds} == {"linf", "l2"}
+    # broad adds to the default, so its worst case is never above the default's, and covers gradient masking
+    assert set(attacks.DEFAULT_SUITE) < set(attacks.BROAD_SUITE)
+    assert any(attacks.ATTACKS.get(n).gradient_free for n in attacks.BROAD_SUITE)
     assert {n.value for n in attacks.MINIMAL} == {"linf", "l2"}
 
 

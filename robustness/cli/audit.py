@@ -29,7 +29,8 @@ def add_audit_parser(sub: Any) -> None:
     g.add_argument("--corruptions", type=parse_names, help="all, benchmark, heldout, none, a family, or names (comma)")
     g.add_argument("--severities", type=parse_severities, help="e.g. 1-5 or 1,3,5")
     g.add_argument("--precomputed", help="read corruption cells from a CIFAR-10-C folder or an ImageNet-C tree")
-    g.add_argument("--attacks", type=parse_names, help="default, all, none, or attack names (comma)")
+    g.add_argument("--attacks", type=parse_names,
+                   help="default (the audit's own), broad, autoattack, autoattack-rand, all, none, or names (comma)")
     g.add_argument("--eps", type=parse_floats, help="Linf budgets, e.g. 0.02,0.05,8/255")
     g.add_argument("--eps-l2", type=parse_floats, help="L2 budgets, e.g. 0.5,1.0")
     g.add_argument("--no-sanity", dest="sanity", action="store_false", default=None, help="skip the attack sanity checks")

@@ -10,16 +10,14 @@ from typing import Any
 
 import yaml
 
-from robustness.core.budgets import DEFAULT_EPS_L2, DEFAULT_EPS_LINF
+from robustness.core.budgets import DEFAULT_ATTACKS, DEFAULT_EPS_L2, DEFAULT_EPS_LINF
 from robustness.core.errors import UsageError
 from robustness.core.typecheck import tuple_fields, type_errors
 
 DEFAULT_OUT = "robustness-runs"
 
-#: the embedded default audit's attacks per norm: single-step FGSM (the curve's floor), APGD-CE, APGD-T and a
-#: short FAB-T on what is left (apgd_lite_*: within 1.5 points of AutoAttack standard, tests/test_attacks_autoattack.py
-#: and BENCHMARKS.md "AutoAttack") and DeepFool for the minimal distances; ``--attacks autoattack`` is the yardstick
-AUDIT_ATTACKS = ("fgsm", "apgd_lite_linf", "deepfool_linf", "apgd_lite_l2", "deepfool_l2")
+#: the embedded default audit's attacks (owned by :mod:`robustness.core.budgets`)
+AUDIT_ATTACKS = DEFAULT_ATTACKS
 
 #: fields that say where or how fast to compute, not what: they do not change the run id
 NON_IDENTITY = (
