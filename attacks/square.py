@@ -17,7 +17,8 @@ also be a runtime dependency. Here:
 * a candidate equal to its sample's best point (a Linf window whose new signs are already
   there, or clipped away at the pixel bounds) keeps that point's score without a query: the
   same input scores the same, so the search is unchanged and the query saved. The reference
-  queries these too; on grayscale digits they are a quarter of AutoAttack's Square queries;
+  queries these too; on grayscale digits they are many (24% of the candidates on 40 robust test
+  digits of the default model at Linf 0.05 over 5,000 queries, 44% on the 8 px digits; counted once);
 * every returned candidate is re-verified on the true model by the base (budget, bounds, label).
 
 Defaults are AutoAttack's standard settings: ``n_queries=5000`` iterations after the initial
@@ -73,7 +74,7 @@ class _Draws:
 
     def __init__(self, gens: list[torch.Generator], width: int, device: torch.device) -> None:
         self.gens, self.width, self.device = gens, width, device
-        self.buffer = torch.empty(len(gens), CHUNK, width, device=device)
+        self.buffer = torch.empty(len(gens), 0, width, device=device)  # filled at iteration 0
 
     def at(self, iteration: int) -> torch.Tensor:
         """``[active, width]`` uniforms for ``iteration`` (called in order)."""
@@ -241,10 +242,11 @@ class _Square(FixedBudgetAttack):
             score = margin(model(best), y, targets)
         draws = _Draws(gens, self._draw_width(c), x.device)
         # the still-unfooled samples' rows, compacted when one is fooled: a query costs no gathers
-        pos = (score <= 0).nonzero().flatten()
+        todo = score <= 0
+        pos = todo.nonzero().flatten()
         xa, ya, ba, sa = x[pos], y[pos], best[pos], score[pos]
         ta = None if targets is None else targets[pos]
-        draws.keep(score <= 0)
+        draws.keep(todo)
         for it in range(self.n_queries):
             if not len(pos):
                 break

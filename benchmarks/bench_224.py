@@ -13,11 +13,10 @@ Results go to stdout and into the ``## 224 px`` section of BENCHMARKS.md, with t
 from __future__ import annotations
 
 import argparse
+import functools
 import os
-import resource
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_corruptions import environment, run, structured_images, update_section  # noqa: E402
 
 import robustness.corruptions as rc  # noqa: E402
+from benchmarks.timing import mirrored  # noqa: E402
 from robustness.data import ArrayDataset  # noqa: E402
 from robustness.data.loader import grid_batches, loader_workers  # noqa: E402
 
@@ -52,13 +52,6 @@ def table_part() -> str:
     )
 
 
-def cpu_seconds() -> float:
-    """CPU seconds of this process and of its finished children (the loader's workers): on a shared machine
-    wall time moves with other tenants' load, the work done does not."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
-
-
 def resnet(arch: str) -> torch.nn.Module:
     import torchvision
 
@@ -78,24 +71,19 @@ def grid_part(n: int, batch: int, worker_counts: tuple[int, ...]) -> str:
         net = resnet(arch)
         settings: list[int | None] = [None, *worker_counts]  # None: pure inference on the corrupted images
 
-        def one_pass(workers: int | None, net: torch.nn.Module = net) -> tuple[float, float]:
-            start, cpu = time.perf_counter(), cpu_seconds()
+        def one_pass(workers: int | None, net: torch.nn.Module = net) -> None:
             if workers is None:
                 [int((net(x[lo : lo + batch]).argmax(1) == lo).sum()) for x in ready for lo in range(0, n, batch)]
             else:
                 [int((net(item.batch.images).argmax(1) == 0).sum())
                  for item in grid_batches(dataset, positions, batch, jobs, workers=workers)]  # fmt: skip
-            return time.perf_counter() - start, cpu_seconds() - cpu
 
         with torch.inference_mode():
             net(ready[0][:batch])  # warm up
             before = load()
-            # two rounds in mirrored order (pure, grids..., then grids reversed, pure): on a shared machine the
-            # speed drifts over minutes, and the mirrored sums cancel a linear drift
-            totals = {w: np.zeros(2) for w in settings}
-            for order in (settings, settings[::-1]):
-                for w in order:
-                    totals[w] += one_pass(w)
+            # pure, grids..., then grids reversed, pure: the sums of both passes (benchmarks.timing)
+            passes = mirrored({w: functools.partial(one_pass, w) for w in settings})
+            totals = {w: np.sum([(wall, cpu) for _, wall, cpu in timed], axis=0) for w, timed in passes.items()}
             inference, inference_cpu = totals[None]
             for w in worker_counts:
                 seconds, grid_cpu = totals[w]
@@ -137,22 +125,22 @@ def folder_part(n: int) -> str:
         Image.fromarray(image).save(root / "imgs" / f"c{i % 4}" / f"{i}.jpg", quality=90)
     corruptions = ("gaussian_noise", "motion_blur", "jpeg_compression")
     counts = (0, 2, 4)
-    seconds = dict.fromkeys(counts, 0.0)
-    images = 0
-    before = load()
-    for rep, workers in enumerate([*counts, *counts[::-1]]):  # mirrored order: a drift in speed cancels
+
+    def audit(workers: int) -> int:
+        """Images evaluated by one whole audit, into a fresh output folder (nothing resumed from a store)."""
         config = AuditConfig(
             model="torchvision:resnet18", dataset=str(root / "imgs"), num_classes=4, corruptions=corruptions,
-            severities=(3,), attacks=("none",), sanity=False, batch_size=16, out=str(root / f"out{rep}"),
+            severities=(3,), attacks=("none",), sanity=False, batch_size=16, out=tempfile.mkdtemp(dir=root),
             random_weights=True, loader_workers=workers,
         )  # fmt: skip
-        start = time.perf_counter()
-        outcome = run_audit(config)
-        seconds[workers] += time.perf_counter() - start
-        images = int(outcome.results["n"].sum())
+        return int(run_audit(config).results["n"].sum())
+
+    before = load()
+    passes = mirrored({w: functools.partial(audit, w) for w in counts})  # 0, 2, 4, 4, 2, 0
     rows = []
-    for workers in counts:
-        rows.append(f"| {workers} | {images} | {seconds[workers] / 2:.1f} | {2 * images / seconds[workers]:.1f} | {before} / {load()} |")
+    for workers, timed in passes.items():
+        images, seconds = timed[0][0], sum(wall for _, wall, _ in timed)
+        rows.append(f"| {workers} | {images} | {seconds / 2:.1f} | {2 * images / seconds:.1f} | {before} / {load()} |")
     return "\n".join(
         [
             (

@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -37,6 +35,7 @@ from attacks.base import ATTACKS
 from attacks.geometry import Norm
 from benchmarks.bench_attacks import default_model
 from benchmarks.markdown_section import replace_section
+from benchmarks.timing import mirrored
 from robustness.run.config import AUDIT_ATTACKS
 
 
@@ -63,13 +62,6 @@ def suite_accuracy(
     return [float(a) for a in result.worst[0].accuracy]
 
 
-def timed(run: Callable[[], list[float]]) -> tuple[list[float], float, float]:
-    """``run()``'s result, its wall seconds and this process's CPU seconds (all threads)."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    out = run()
-    return out, time.perf_counter() - wall, time.process_time() - cpu
-
-
 MIRRORED = (
     "Every evaluation ran twice in mirrored order (suite, pyautoattack, audit, audit, pyautoattack, suite), as this "
     "machine's speed drifts over minutes; the means are shown, in wall and in CPU seconds (all threads)."
@@ -92,11 +84,8 @@ def compare(
         "pyautoattack standard": lambda: pyautoattack_accuracy(model, x, y, eps, norm),
         f"default audit ({', '.join(audit)})": lambda: suite_accuracy(model, x, y, audit, eps, norm),
     }
-    seen: dict[str, list] = {label: [] for label in runs}
-    for label in [*runs, *reversed(runs)]:
-        seen[label].append(timed(runs[label]))
     rows = []
-    for label, ((acc, *first), (again, *second)) in seen.items():
+    for label, ((acc, *first), (again, *second)) in mirrored(runs).items():
         if acc != again:
             raise RuntimeError(f"{label}: the two passes disagree ({acc} vs {again}); the evaluation is not seeded")
         rows.append((label, acc, (first[0] + second[0]) / 2, (first[1] + second[1]) / 2))

@@ -156,9 +156,10 @@ def test_dtype_refusal() -> None:
 
 
 def test_ndim_refusals() -> None:
-    with pytest.raises(UsageError, match=message("images should be a N x H x W x C batch, but got shape (8, 8, 3).")):
+    not_a_batch = "images should be a N x H x W x C batch, but got shape (8, 8, 3)."
+    with pytest.raises(UsageError, match=message(not_a_batch)):
         check_images(np.zeros((8, 8, 3), np.float32))
-    with pytest.raises(UsageError, match=message("images should be a N x H x W x C batch, but got shape (8, 8, 3).")):
+    with pytest.raises(UsageError, match=message(not_a_batch)):
         Scale().corrupt(np.zeros((8, 8, 3), np.uint8), 1, [0])
     expected = "image should have shape HxW or HxWxC, but got shape (1, 8, 8, 3); pass one image, not a batch."
     with pytest.raises(UsageError, match=message(expected)):

@@ -20,18 +20,12 @@ from scipy.stats import binomtest
 
 from reports import stats as sig
 from reports.stats import multiple, paired
+from tests.test_stats import outcomes as table_outcomes  # per-sample outcomes of a paired 2x2 table
 
 # Cavo et al. (2012) in Fagerland, Lydersen & Laake (2017), ch. 8: n = [[59, 6], [16, 80]]; the book prints
 # the Newcombe (method 10) interval -0.1186 to -0.0046 for the difference -10/161, and the exact McNemar
 # P = 0.052479.
 CAVO_2012 = (59, 6, 16, 80)
-
-
-def table_outcomes(both: int, only_a: int, only_b: int, neither: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sample right/wrong outcomes of two models whose paired 2x2 table is the one given."""
-    a = np.r_[np.ones(both + only_a, bool), np.zeros(only_b + neither, bool)]
-    b = np.r_[np.ones(both, bool), np.zeros(only_a, bool), np.ones(only_b, bool), np.zeros(neither, bool)]
-    return a, b
 
 
 def exact_sign_flip_p(d: np.ndarray) -> float:
